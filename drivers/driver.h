@@ -1,0 +1,154 @@
+/* driver.h - the hypervisor driver interface.
+ *
+ * One struct of function pointers per hypervisor (libvirt src/driver-hypervisor.h
+ * style). Each drivers/<name>.c ends with `const struct mk_driver mk_driver_<name>`
+ * filled with designated initializers; its helpers are static. Callers never use
+ * the slots directly: they go through the mk_machine_* wrappers in driver.c,
+ * which report "<op> is not supported by driver X" for an empty slot.
+ *
+ * Drivers know nothing about Kubernetes. They boot the image, attach the data
+ * disk carrying the boot2docker-style tar (disk.h), and expose the guest through
+ * forwards on 127.0.0.1 (or, for Hyper-V, the guest address). */
+#ifndef MK_DRIVER_H
+#define MK_DRIVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../launcher/error.h"
+
+enum mk_vm_state {
+    MK_VM_NONEXISTENT = 0,
+    MK_VM_STOPPED,
+    MK_VM_RUNNING,
+    MK_VM_STARTING, /* process/domain exists but is not up yet (paused, booting) */
+    MK_VM_ERROR,    /* hypervisor reports a failure (crashed, aborted) */
+};
+const char *mk_vm_state_name(enum mk_vm_state s); /* "Running", "Stopped", ... */
+
+enum mk_accel {
+    MK_ACCEL_AUTO = 0, /* probe once per host, cache the verdict */
+    MK_ACCEL_KVM,
+    MK_ACCEL_TCG,
+};
+
+/* capability bits */
+#define MK_DRV_CAP_PORT_FORWARD 0x1u  /* guest reached through 127.0.0.1 forwards */
+#define MK_DRV_CAP_RUNTIME_FORWARD 0x2u /* forward() works while running (NodePorts) */
+#define MK_DRV_CAP_DIRECT_BOOT 0x4u   /* can boot kernel+initrd without the CD bootloader */
+#define MK_DRV_CAP_GUEST_IP 0x8u      /* endpoint is the guest's own address (no loopback NAT) */
+
+/* Fixed guest side of the default forwards. */
+#define MK_GUEST_SSH_PORT 22u
+#define MK_GUEST_API_PORT 8443u
+#define MK_GUEST_DOCKER_PORT 2376u
+#define MK_MAX_FORWARDS 32
+
+struct mk_forward {
+    unsigned guest_port;
+    unsigned host_port;
+};
+
+/* What the caller asks for at create time. Strings are owned by the caller. */
+struct mk_machine_config {
+    unsigned cpus;
+    uint64_t memory_mib;
+    uint64_t disk_mib;
+    const char *iso_path;       /* mkube.iso (attached as CD-ROM always) */
+    const char *kernel_path;    /* optional: direct kernel boot (libvirt/qemu) */
+    const char *initrd_path;    /* optional, with kernel_path */
+    const char *ssh_pubkey;     /* authorized_keys line for the data-disk tar */
+    const char *hostname;       /* guest hostname, default the machine name */
+    enum mk_accel accel;
+    const char *libvirt_uri;    /* libvirt: default qemu:///system */
+    const char *hyperv_switch;  /* hyperv: virtual switch name, NULL = auto */
+    unsigned ssh_port, api_port, docker_port; /* wanted host ports; 0 = pick free */
+};
+
+/* A machine: one VM under $MKUBE_HOME/machines/<name>/. The persistent part is
+ * machine.json in dir (driver.c loads/saves it); priv is the driver's own
+ * state, priv_size bytes allocated by the core. */
+struct mk_machine {
+    char *name;
+    char *dir;
+    const struct mk_driver *driver;
+    /* persisted (machine.json) */
+    unsigned cpus;
+    uint64_t memory_mib;
+    uint64_t disk_mib;
+    char *iso_path;
+    char *kernel_path;
+    char *initrd_path;
+    enum mk_accel accel;        /* resolved at create: KVM or TCG */
+    char *libvirt_uri;
+    char *hyperv_switch;
+    struct mk_forward forwards[MK_MAX_FORWARDS]; /* [0]=ssh [1]=api [2]=docker, then NodePorts */
+    unsigned nforwards;
+    void *priv;
+};
+
+/* How to reach the guest. */
+struct mk_endpoint {
+    char host[64];      /* "127.0.0.1", or the guest IP for GUEST_IP drivers */
+    char guest_ip[64];  /* the node's own address as seen from inside (e.g. 10.0.2.15) */
+    unsigned ssh_port;
+    unsigned api_port;
+    unsigned docker_port;
+    const char *ssh_user; /* "docker" */
+};
+
+struct mk_driver {
+    const char *name;
+    const char *description;
+    unsigned caps;
+    size_t priv_size;
+    /* usable on this host? err says why not (shown when auto-selecting) */
+    int (*probe)(struct mk_error **err);
+    /* define the VM and its disks from cfg; m->name/dir are set. Does not boot. */
+    int (*create)(struct mk_machine *m, const struct mk_machine_config *cfg, struct mk_error **err);
+    int (*start)(struct mk_machine *m, struct mk_error **err);
+    int (*stop)(struct mk_machine *m, struct mk_error **err); /* graceful, bounded, then hard */
+    int (*kill)(struct mk_machine *m, struct mk_error **err);
+    /* remove the VM and its disks; tolerate half-created machines */
+    int (*remove)(struct mk_machine *m, struct mk_error **err);
+    int (*state)(struct mk_machine *m, enum mk_vm_state *st, struct mk_error **err);
+    int (*endpoint)(struct mk_machine *m, struct mk_endpoint *ep, struct mk_error **err);
+    /* add a runtime forward 127.0.0.1:*host_port -> guest_port (0 = pick) */
+    int (*forward)(struct mk_machine *m, unsigned guest_port, unsigned *host_port,
+                   struct mk_error **err);
+    void (*release)(struct mk_machine *m); /* free priv contents (connections etc.) */
+};
+
+/* registry (driver.c): NULL-terminated, in auto-selection order */
+extern const struct mk_driver *const mk_drivers[];
+const struct mk_driver *mk_driver_lookup(const char *name);
+/* First driver whose probe passes; each skipped driver is reported through
+ * mk_info with its reason. */
+const struct mk_driver *mk_driver_autoselect(struct mk_error **err);
+
+/* Machine objects. machines_dir is $MKUBE_HOME/machines. */
+struct mk_machine *mk_machine_new(const struct mk_driver *d, const char *machines_dir,
+                                  const char *name);
+/* Load machines/<name>/machine.json; returns 0 and *out=NULL when it does not exist. */
+int mk_machine_load(const char *machines_dir, const char *name, struct mk_machine **out,
+                    struct mk_error **err);
+int mk_machine_save(const struct mk_machine *m, struct mk_error **err); /* atomic */
+void mk_machine_free(struct mk_machine *m);
+
+/* The wrappers every caller goes through. */
+int mk_machine_create(struct mk_machine *m, const struct mk_machine_config *cfg,
+                      struct mk_error **err);
+int mk_machine_start(struct mk_machine *m, struct mk_error **err);
+int mk_machine_stop(struct mk_machine *m, struct mk_error **err);
+int mk_machine_kill(struct mk_machine *m, struct mk_error **err);
+int mk_machine_remove(struct mk_machine *m, struct mk_error **err);
+int mk_machine_state(struct mk_machine *m, enum mk_vm_state *st, struct mk_error **err);
+int mk_machine_endpoint(struct mk_machine *m, struct mk_endpoint *ep, struct mk_error **err);
+int mk_machine_forward(struct mk_machine *m, unsigned guest_port, unsigned *host_port,
+                       struct mk_error **err);
+
+/* Host port helpers (127.0.0.1 only). */
+bool mk_port_free(unsigned port);
+int mk_port_pick(unsigned *port, struct mk_error **err); /* a free ephemeral port */
+
+#endif
