@@ -1,0 +1,36 @@
+#!/bin/sh
+# cluster.sh - runs as root in the guest after provision.sh: the first start
+# runs `kubeadm init` with mkube's config; later starts bring the same cluster
+# back from the data disk (kubelet restarts the static pods; nothing is re-init).
+#
+# Environment: MK_K8S_VERSION, MK_KUBEADM_CONFIG (guest path of the rendered
+# kubeadm config), MK_IGNORE_PREFLIGHT (comma list).
+set -eu
+export PATH=/usr/local/bin:$PATH
+ADMIN=/etc/kubernetes/admin.conf
+KUBECTL="kubectl --kubeconfig $ADMIN"
+
+if [ -f "$ADMIN" ] && [ -f /etc/kubernetes/manifests/kube-apiserver.yaml ] \
+   && [ -f /var/lib/mkube/.cluster-initialised ]; then
+    echo "mkube-cluster: restarting the existing cluster"
+    # the config may carry a new address or version: refresh the kubelet flags
+    systemctl enable kubelet >/dev/null 2>&1 || true
+    systemctl restart kubelet
+    exit 0
+fi
+
+if [ -f "$ADMIN" ] || [ -d /etc/kubernetes/manifests ] && [ -n "$(ls -A /etc/kubernetes/manifests 2>/dev/null)" ]; then
+    # a bootstrap that was interrupted: start over cleanly, keeping images
+    echo "mkube-cluster: a previous bootstrap did not finish; resetting it"
+    kubeadm reset -f --cri-socket unix:///var/run/cri-dockerd.sock >/dev/null 2>&1 || true
+    rm -rf /var/lib/mkube/etcd
+fi
+
+echo "mkube-cluster: kubeadm init"
+kubeadm init --config "$MK_KUBEADM_CONFIG" \
+    --ignore-preflight-errors="$MK_IGNORE_PREFLIGHT" --v=1
+systemctl enable kubelet >/dev/null 2>&1 || true
+
+echo "mkube-cluster: one CoreDNS replica"
+$KUBECTL -n kube-system scale deployment coredns --replicas=1
+touch /var/lib/mkube/.cluster-initialised
