@@ -1,6 +1,6 @@
 # embed-run.cmake - script mode: writes OUT with one `const char mk_guest_<name>[]`
 # per file in SCRIPTS, a |-separated list (provision.sh -> mk_guest_provision_sh).
-set(body "/* generated from launcher/guest/*.sh by embed-run.cmake - do not edit */\n")
+set(body "/* generated from the scripts in launcher/guest by embed-run.cmake - do not edit */\n")
 string(REPLACE "|" ";" SCRIPTS "${SCRIPTS}")
 foreach(script ${SCRIPTS})
   get_filename_component(name ${script} NAME)
