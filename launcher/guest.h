@@ -1,4 +1,4 @@
-/* guest.h - the guest-side scripts compiled into mkube (launcher/guest/*.sh,
+/* guest.h - the guest-side shell scripts compiled into mkube (launcher/guest,
  * embedded by launcher/guest/embed.cmake). */
 #ifndef MK_GUEST_H
 #define MK_GUEST_H

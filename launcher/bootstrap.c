@@ -1,0 +1,294 @@
+/* bootstrap.c - provisioning and kubeadm over SSH, and the readiness waits (see bootstrap.h). */
+#include "bootstrap.h"
+
+#include <jansson.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "fsutil.h"
+#include "guest.h"
+#include "kubeadm.h"
+#include "log.h"
+
+#define GUEST_UPLOAD "/home/docker/.mkube-bundle.tar.zst"
+#define GUEST_KUBEADM_CONFIG "/var/lib/mkube/kubeadm.yaml"
+
+/* Copy a host file into a root-owned place when its content differs. */
+static int push_file(struct mk_ssh *s, const char *local, const char *remote, unsigned mode,
+                     struct mk_error **err)
+{
+    mk_autobuf struct mk_buf data = MK_BUF_INIT;
+    if (mk_read_file(local, &data, 0, NULL, err) < 0)
+        return -1;
+    if (mk_ssh_sudo_write(s, data.buf ? data.buf : "", data.len, remote, mode, err) < 0)
+        return mk_error_wrap(err, "cannot copy %s into the guest", local);
+    return 0;
+}
+
+/* Run an embedded script as root with the given environment. */
+static int run_script(struct mk_ssh *s, const char *script, const char *env, int timeout_s,
+                      struct mk_error **err)
+{
+    mk_autofree char *cmd = xasprintf("sudo env %s sh -s", env);
+    mk_autobuf struct mk_buf out = MK_BUF_INIT;
+    int status = 0;
+    mk_autobuf struct mk_buf errout = MK_BUF_INIT;
+    if (mk_ssh_run(s, cmd, script, strlen(script), &out, &errout, &status, timeout_s * 1000,
+                   err) < 0)
+        return -1;
+    mk_debug(1, "guest script output:\n%s%s", mk_buf_str(&out), mk_buf_str(&errout));
+    if (status != 0) {
+        mk_buf_rtrim(&errout);
+        const char *last = strrchr(mk_buf_str(&errout), '\n');
+        last = last ? last + 1 : mk_buf_str(&errout);
+        return mk_error_set(err, MK_EXIT_GUEST, "guest script exited with status %d: %s",
+                            status, *last ? last : "(no error output)");
+    }
+    return 0;
+}
+
+int mk_bootstrap_provision(const struct mk_bootstrap *b, struct mk_error **err)
+{
+    struct mk_ssh *s = b->ssh;
+    if (push_file(s, b->ca_crt, MK_CERTS_DIR "/ca.crt", 0644, err) < 0 ||
+        push_file(s, b->ca_key, MK_CERTS_DIR "/ca.key", 0600, err) < 0)
+        return -1;
+    if (b->docker_server_crt &&
+        (push_file(s, b->docker_ca, "/var/lib/mkube/docker-tls/ca.pem", 0644, err) < 0 ||
+         push_file(s, b->docker_server_crt, "/var/lib/mkube/docker-tls/server.pem", 0644, err) < 0 ||
+         push_file(s, b->docker_server_key, "/var/lib/mkube/docker-tls/server-key.pem", 0600,
+                   err) < 0))
+        return -1;
+
+    mk_autofree char *check =
+        xasprintf("test -f /var/lib/mkube/binaries/%s/.complete", b->k8s_version);
+    int status = 1;
+    if (mk_ssh_run(s, check, NULL, 0, NULL, NULL, &status, 30000, err) < 0)
+        return -1;
+    const char *upload = "";
+    if (status != 0) {
+        mk_info("Copying the Kubernetes %s bundle into the VM", b->k8s_version);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (mk_ssh_copy(s, b->bundle_path, GUEST_UPLOAD, 0600, err) < 0)
+            return mk_error_wrap(err, "cannot copy the bundle into the VM");
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        mk_debug(1, "bundle copied in %.1f s",
+                 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+        upload = GUEST_UPLOAD;
+    }
+    mk_autofree char *env = xasprintf(
+        "MK_K8S_VERSION=%s MK_BUNDLE=%s MK_BUNDLE_SHA256=%s MK_GUEST_IP=%s MK_NODE_NAME=%s "
+        "MK_PAUSE_IMAGE=%s MK_POD_SUBNET=%s",
+        b->k8s_version, upload, b->bundle_sha256, b->guest_ip, b->node_name, b->pause_image,
+        MK_POD_SUBNET);
+    if (run_script(s, mk_guest_provision_sh, env, 1200, err) < 0)
+        return mk_error_wrap(err, "cannot provision the VM");
+    return 0;
+}
+
+int mk_bootstrap_cluster(const struct mk_bootstrap *b, bool *fresh, struct mk_error **err)
+{
+    struct mk_ssh *s = b->ssh;
+    int status = 1;
+    if (mk_ssh_run(s, "sudo test -f /var/lib/mkube/.cluster-initialised", NULL, 0, NULL, NULL,
+                   &status, 30000, err) < 0)
+        return -1;
+    *fresh = status != 0;
+
+    const char *sans[] = {b->node_name, NULL};
+    struct mk_kubeadm_params kp = {
+        .kubernetes_version = b->k8s_version,
+        .cluster_name = b->profile,
+        .node_name = b->node_name,
+        .advertise_address = b->guest_ip,
+        .api_port = 8443,
+        .cert_sans = sans,
+    };
+    mk_autobuf struct mk_buf cfg = MK_BUF_INIT;
+    if (mk_kubeadm_render(&kp, &cfg, err) < 0)
+        return -1;
+    if (mk_ssh_sudo_write(s, cfg.buf, cfg.len, GUEST_KUBEADM_CONFIG, 0600, err) < 0)
+        return mk_error_wrap(err, "cannot write the kubeadm config into the VM");
+    mk_autofree char *env =
+        xasprintf("MK_K8S_VERSION=%s MK_KUBEADM_CONFIG=%s MK_IGNORE_PREFLIGHT=%s",
+                  b->k8s_version, GUEST_KUBEADM_CONFIG, mk_kubeadm_ignore_preflight);
+    if (run_script(s, mk_guest_cluster_sh, env, b->timeout_s > 0 ? b->timeout_s : 1800, err) < 0)
+        return mk_error_wrap(err, *fresh ? "kubeadm init failed" : "cannot restart the cluster");
+    return 0;
+}
+
+/* ---- waits ---- */
+
+int mk_wait_parse(const char *spec, unsigned *mask, struct mk_error **err)
+{
+    *mask = 0;
+    if (mk_streq(spec, "all") || mk_streq(spec, "true")) {
+        *mask = MK_WAIT_ALL;
+        return 0;
+    }
+    if (mk_streq(spec, "none") || mk_streq(spec, "false") || !*spec)
+        return 0;
+    mk_autofree char *copy = xstrdup(spec);
+    char *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (mk_streq(t, "apiserver"))
+            *mask |= MK_WAIT_APISERVER;
+        else if (mk_streq(t, "system_pods"))
+            *mask |= MK_WAIT_SYSTEM_PODS;
+        else if (mk_streq(t, "node_ready"))
+            *mask |= MK_WAIT_NODE_READY;
+        else if (mk_streq(t, "default_sa"))
+            *mask |= MK_WAIT_DEFAULT_SA;
+        else
+            return mk_error_set(err, MK_EXIT_USAGE,
+                                "invalid --wait component \"%s\": expected apiserver, "
+                                "system_pods, node_ready, default_sa, all or none",
+                                t);
+    }
+    return 0;
+}
+
+static long now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+static bool apiserver_ready(const struct mk_kapi *k, char **why)
+{
+    mk_autobuf struct mk_buf body = MK_BUF_INIT;
+    long code = 0;
+    struct mk_error *e = NULL;
+    if (mk_kapi_get(k, "/readyz", &code, &body, &e) < 0) {
+        free(*why);
+        *why = xstrdup(e->msg);
+        mk_error_free(e);
+        return false;
+    }
+    if (code != 200) {
+        free(*why);
+        *why = xasprintf("/readyz answered HTTP %ld", code);
+        return false;
+    }
+    return true;
+}
+
+static bool node_ready(const struct mk_kapi *k, char **why)
+{
+    json_t *nodes = NULL;
+    struct mk_error *e = NULL;
+    if (mk_kapi_get_json(k, "/api/v1/nodes", &nodes, &e) < 0) {
+        free(*why);
+        *why = xstrdup(e->msg);
+        mk_error_free(e);
+        return false;
+    }
+    bool ready = false;
+    size_t i, j;
+    json_t *n, *c;
+    json_array_foreach(json_object_get(nodes, "items"), i, n)
+    {
+        json_array_foreach(json_object_get(json_object_get(n, "status"), "conditions"), j, c)
+        {
+            if (mk_streq(json_string_value(json_object_get(c, "type")), "Ready") &&
+                mk_streq(json_string_value(json_object_get(c, "status")), "True"))
+                ready = true;
+        }
+    }
+    json_decref(nodes);
+    if (!ready) {
+        free(*why);
+        *why = xstrdup("the node is not Ready yet");
+    }
+    return ready;
+}
+
+/* The control plane and kube-system pods minikube waits for. */
+static bool system_pods_running(const struct mk_kapi *k, char **why)
+{
+    static const char *const want[] = {"etcd", "kube-apiserver", "kube-controller-manager",
+                                       "kube-scheduler", "kube-proxy", "coredns", NULL};
+    json_t *pods = NULL;
+    struct mk_error *e = NULL;
+    if (mk_kapi_get_json(k, "/api/v1/namespaces/kube-system/pods", &pods, &e) < 0) {
+        free(*why);
+        *why = xstrdup(e->msg);
+        mk_error_free(e);
+        return false;
+    }
+    bool ok = true;
+    for (size_t w = 0; want[w] && ok; w++) {
+        bool found = false;
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(pods, "items"), i, p)
+        {
+            const char *name = json_string_value(json_object_get(json_object_get(p, "metadata"), "name"));
+            const char *phase = json_string_value(json_object_get(json_object_get(p, "status"), "phase"));
+            if (name && mk_str_has_prefix(name, want[w]) && mk_streq(phase, "Running"))
+                found = true;
+        }
+        if (!found) {
+            free(*why);
+            *why = xasprintf("kube-system pod %s is not Running yet", want[w]);
+            ok = false;
+        }
+    }
+    json_decref(pods);
+    return ok;
+}
+
+static bool default_sa(const struct mk_kapi *k, char **why)
+{
+    mk_autobuf struct mk_buf body = MK_BUF_INIT;
+    long code = 0;
+    struct mk_error *e = NULL;
+    if (mk_kapi_get(k, "/api/v1/namespaces/default/serviceaccounts/default", &code, &body, &e) <
+        0) {
+        free(*why);
+        *why = xstrdup(e->msg);
+        mk_error_free(e);
+        return false;
+    }
+    if (code != 200) {
+        free(*why);
+        *why = xstrdup("the default service account does not exist yet");
+        return false;
+    }
+    return true;
+}
+
+int mk_wait_cluster(const struct mk_kapi *k, unsigned mask, int timeout_s, struct mk_error **err)
+{
+    static const struct {
+        unsigned bit;
+        const char *what;
+        bool (*check)(const struct mk_kapi *, char **);
+    } steps[] = {
+        {MK_WAIT_APISERVER, "the API server", apiserver_ready},
+        {MK_WAIT_NODE_READY, "the node to be Ready", node_ready},
+        {MK_WAIT_SYSTEM_PODS, "the kube-system pods", system_pods_running},
+        {MK_WAIT_DEFAULT_SA, "the default service account", default_sa},
+    };
+    long deadline = now_s() + timeout_s;
+    mk_autofree char *why = NULL;
+    for (size_t i = 0; i < MK_ARRAY_SIZE(steps); i++) {
+        if (!(mask & steps[i].bit))
+            continue;
+        mk_debug(1, "waiting for %s", steps[i].what);
+        while (!steps[i].check(k, &why)) {
+            if (now_s() >= deadline) {
+                mk_error_set(err, MK_EXIT_GUEST, "timed out after %d s waiting for %s: %s",
+                             timeout_s, steps[i].what, why ? why : "not ready");
+                return mk_error_hint(err, "run 'mkube logs' to see why; under software "
+                                          "emulation (no KVM) a longer --wait-timeout may help");
+            }
+            sleep(2);
+        }
+    }
+    return 0;
+}
