@@ -63,6 +63,7 @@ struct mk_machine_config {
     const char *libvirt_uri;    /* libvirt: default qemu:///system */
     const char *hyperv_switch;  /* hyperv: virtual switch name, NULL = auto */
     unsigned ssh_port, api_port, docker_port; /* wanted host ports; 0 = pick free */
+    const char *cache_dir;      /* accel verdict, ISO boot files; NULL = <machines_dir>/../cache */
 };
 
 /* A machine: one VM under $MKUBE_HOME/machines/<name>/. The persistent part is
@@ -85,6 +86,7 @@ struct mk_machine {
     struct mk_forward forwards[MK_MAX_FORWARDS]; /* [0]=ssh [1]=api [2]=docker, then NodePorts */
     unsigned nforwards;
     void *priv;
+    char *cache_dir;            /* not persisted: set by mk_machine_new from machines_dir */
 };
 
 /* How to reach the guest. */
@@ -104,7 +106,11 @@ struct mk_driver {
     size_t priv_size;
     /* usable on this host? err says why not (shown when auto-selecting) */
     int (*probe)(struct mk_error **err);
-    /* define the VM and its disks from cfg; m->name/dir are set. Does not boot. */
+    /* define the VM and its disks from cfg; m->name/dir are set. Does not boot.
+     * The mk_machine_create wrapper has already created m->dir, checked the ISO
+     * (and its .sha256), copied cfg into m (accel as asked, MK_ACCEL_AUTO left
+     * for the driver to resolve) and picked the host ports of forwards[0..2];
+     * it saves machine.json after create returns 0. */
     int (*create)(struct mk_machine *m, const struct mk_machine_config *cfg, struct mk_error **err);
     int (*start)(struct mk_machine *m, struct mk_error **err);
     int (*stop)(struct mk_machine *m, struct mk_error **err); /* graceful, bounded, then hard */
@@ -113,7 +119,9 @@ struct mk_driver {
     int (*remove)(struct mk_machine *m, struct mk_error **err);
     int (*state)(struct mk_machine *m, enum mk_vm_state *st, struct mk_error **err);
     int (*endpoint)(struct mk_machine *m, struct mk_endpoint *ep, struct mk_error **err);
-    /* add a runtime forward 127.0.0.1:*host_port -> guest_port (0 = pick) */
+    /* add a runtime forward 127.0.0.1:*host_port -> guest_port (0 = pick) and
+     * append it to m->forwards (the wrapper saves machine.json); a stopped
+     * machine only records it, start re-adds every saved forward */
     int (*forward)(struct mk_machine *m, unsigned guest_port, unsigned *host_port,
                    struct mk_error **err);
     void (*release)(struct mk_machine *m); /* free priv contents (connections etc.) */
@@ -150,5 +158,23 @@ int mk_machine_forward(struct mk_machine *m, unsigned guest_port, unsigned *host
 /* Host port helpers (127.0.0.1 only). */
 bool mk_port_free(unsigned port);
 int mk_port_pick(unsigned *port, struct mk_error **err); /* a free ephemeral port */
+
+/* Helpers shared by the drivers (driver.c). */
+/* A free port not already used by one of m's forwards. */
+int mk_machine_pick_port(const struct mk_machine *m, unsigned *port, struct mk_error **err);
+/* Before a start: every forward whose host port got taken meanwhile moves to a
+ * free one (said with mk_warn; machine.json saved) so the endpoint stays valid. */
+int mk_machine_refresh_ports(struct mk_machine *m, struct mk_error **err);
+/* Host port forwarding guest_port, or 0. */
+unsigned mk_machine_forward_port(const struct mk_machine *m, unsigned guest_port);
+char *mk_machine_disk_path(const struct mk_machine *m);    /* <dir>/disk.qcow2 */
+char *mk_machine_console_path(const struct mk_machine *m); /* <dir>/console.log */
+/* Seconds a graceful stop may take before the VM is killed: 90 (TCG boots and
+ * shuts down slowly), or $MKUBE_STOP_TIMEOUT. */
+int mk_machine_stop_timeout(void);
+/* Fail clearly when a boot file the machine needs is missing. */
+int mk_machine_check_files(const struct mk_machine *m, struct mk_error **err);
+/* Verify path against "<path>.sha256" (sha256sum format) when that file exists. */
+int mk_file_verify_sha256(const char *path, struct mk_error **err);
 
 #endif
