@@ -38,8 +38,8 @@ void mk_cmd_usage(const struct mk_cmd_entry *c, FILE *f);
 /* getopt_long for the command named cmd ("start", "config set"), silent:
  * returns the option value, -1 after the last option, or '?' with *err set to
  * "unknown flag '--x' for 'start'" / "flag '--memory' needs a value" (code
- * MK_EXIT_USAGE, hint "run 'mkube start --help'"). Starts over for each new
- * argv. shortopts may begin with '+' (stop at the first argument, so what
+ * MK_EXIT_USAGE, hint "run 'mkube start --help'"). Set optind = 0 before the
+ * loop (glibc's way to start over); a new argv starts over too. shortopts may begin with '+' (stop at the first argument, so what
  * follows passes through untouched). Results in optarg/optind as usual. */
 int mk_cmd_getopt(const char *cmd, int argc, char **argv, const char *shortopts,
                   const struct option *longopts, struct mk_error **err);
