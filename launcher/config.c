@@ -34,7 +34,7 @@ static int norm_cpus(const char *s, char **out, struct mk_error **err)
 static int norm_memory(const char *s, char **out, struct mk_error **err)
 {
     uint64_t mib;
-    if (mk_parse_size_mib_what(s, "memory size", &mib, err) < 0 || mk_validate_memory(mib, err) < 0)
+    if (mk_parse_memory(s, &mib, err) < 0)
         return -1;
     *out = xasprintf("%" PRIu64, mib);
     return 0;
@@ -43,7 +43,7 @@ static int norm_memory(const char *s, char **out, struct mk_error **err)
 static int norm_disk(const char *s, char **out, struct mk_error **err)
 {
     uint64_t mib;
-    if (mk_parse_size_mib_what(s, "disk size", &mib, err) < 0 || mk_validate_disk(mib, err) < 0)
+    if (mk_parse_disk(s, &mib, err) < 0)
         return -1;
     *out = xasprintf("%" PRIu64, mib);
     return 0;

@@ -227,7 +227,7 @@ cleanup:
     return ret;
 }
 
-static json_t *to_json(const struct mk_profile *p)
+json_t *mk_profile_to_json(const struct mk_profile *p)
 {
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(p->name));
@@ -309,7 +309,7 @@ int mk_profile_save(const char *home, const struct mk_profile *p, struct mk_erro
     int fd = -1;
     if (lock_unless_held(home, p->name, &fd, err) < 0)
         return -1;
-    json_t *o = to_json(p);
+    json_t *o = mk_profile_to_json(p);
     char *text = json_dumps(o, JSON_INDENT(2));
     json_decref(o);
     mk_autofree char *path = mk_home_path(home, "profiles/%s/config.json", p->name);

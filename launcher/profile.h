@@ -10,6 +10,7 @@
 #ifndef MK_PROFILE_H
 #define MK_PROFILE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -56,6 +57,9 @@ void mk_profile_freep(struct mk_profile **p);
 bool mk_profile_has_addon(const struct mk_profile *p, const char *addon);
 /* Enable (on) or disable an addon in p->addons. */
 void mk_profile_set_addon(struct mk_profile *p, const char *addon, bool on);
+
+/* The profile as stored in config.json (unknown fields included); new reference. */
+json_t *mk_profile_to_json(const struct mk_profile *p);
 
 /* The active profile: the name in $MKUBE_HOME/active-profile, or NULL. */
 char *mk_profile_get_active(const char *home);

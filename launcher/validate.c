@@ -10,6 +10,9 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "buf.h"
+#include "driver.h"
+
 /* Binary unit -> shift relative to KiB (so that "k" needs no fraction). */
 static const struct {
     const char *unit;
@@ -91,28 +94,63 @@ unsigned mk_host_cpus(void)
     return n > 0 ? (unsigned)n : 1;
 }
 
-int mk_validate_memory(uint64_t mib, struct mk_error **err)
+/* shown: how the value appears in messages ("\"4g\"" or "4096 MiB") */
+static int check_memory(uint64_t mib, const char *shown, struct mk_error **err)
 {
     if (mib < MK_MIN_MEMORY_MIB)
         return mk_error_set(err, MK_EXIT_USAGE,
-                            "invalid memory size %" PRIu64
-                            " MiB: less than the minimum of %u MiB",
-                            mib, MK_MIN_MEMORY_MIB);
+                            "invalid memory size %s: less than the minimum of %u MiB", shown,
+                            MK_MIN_MEMORY_MIB);
     uint64_t host = mk_host_memory_mib();
     if (mib > host)
         return mk_error_set(err, MK_EXIT_USAGE,
-                            "invalid memory size %" PRIu64
-                            " MiB: more than this host has (%" PRIu64 " MiB)",
-                            mib, host);
+                            "invalid memory size %s: more than this host has (%" PRIu64 " MiB)",
+                            shown, host);
     return 0;
+}
+
+static int check_disk(uint64_t mib, const char *shown, struct mk_error **err)
+{
+    if (mib < MK_MIN_DISK_MIB)
+        return mk_error_set(err, MK_EXIT_USAGE,
+                            "invalid disk size %s: less than the minimum of %u MiB", shown,
+                            MK_MIN_DISK_MIB);
+    return 0;
+}
+
+int mk_validate_memory(uint64_t mib, struct mk_error **err)
+{
+    mk_autofree char *shown = xasprintf("%" PRIu64 " MiB", mib);
+    return check_memory(mib, shown, err);
 }
 
 int mk_validate_disk(uint64_t mib, struct mk_error **err)
 {
-    if (mib < MK_MIN_DISK_MIB)
-        return mk_error_set(err, MK_EXIT_USAGE,
-                            "invalid disk size %" PRIu64 " MiB: less than the minimum of %u MiB",
-                            mib, MK_MIN_DISK_MIB);
+    mk_autofree char *shown = xasprintf("%" PRIu64 " MiB", mib);
+    return check_disk(mib, shown, err);
+}
+
+int mk_parse_memory(const char *s, uint64_t *mib, struct mk_error **err)
+{
+    uint64_t v;
+    if (mk_parse_size_mib_what(s, "memory size", &v, err) < 0)
+        return -1;
+    mk_autofree char *shown = xasprintf("\"%s\"", s);
+    if (check_memory(v, shown, err) < 0)
+        return -1;
+    *mib = v;
+    return 0;
+}
+
+int mk_parse_disk(const char *s, uint64_t *mib, struct mk_error **err)
+{
+    uint64_t v;
+    if (mk_parse_size_mib_what(s, "disk size", &v, err) < 0)
+        return -1;
+    mk_autofree char *shown = xasprintf("\"%s\"", s);
+    if (check_disk(v, shown, err) < 0)
+        return -1;
+    *mib = v;
     return 0;
 }
 
@@ -207,20 +245,16 @@ int mk_validate_k8s_version(const char *s, char **normalized, struct mk_error **
     return 0;
 }
 
-/* TODO: ask mk_driver_lookup() once drivers/driver.c (the registry) lands. */
-static const char *const known_drivers[] = {"libvirt", "qemu", "virtualbox", "hyperv"};
-
 int mk_validate_driver(const char *name, struct mk_error **err)
 {
     const char *n = name ? name : "";
-    if (!*n)
+    if (!*n || mk_driver_lookup(n))
         return 0;
-    for (size_t i = 0; i < MK_ARRAY_SIZE(known_drivers); i++)
-        if (strcmp(n, known_drivers[i]) == 0)
-            return 0;
-    return mk_error_set(err, MK_EXIT_USAGE,
-                        "invalid driver \"%s\": expected one of libvirt, qemu, virtualbox, hyperv",
-                        n);
+    mk_autobuf struct mk_buf known = MK_BUF_INIT;
+    for (size_t i = 0; mk_drivers[i]; i++)
+        mk_buf_addf(&known, "%s%s", i ? ", " : "", mk_drivers[i]->name);
+    return mk_error_set(err, MK_EXIT_USAGE, "invalid driver \"%s\": expected one of %s", n,
+                        mk_buf_str(&known));
 }
 
 int mk_validate_runtime(const char *name, struct mk_error **err)

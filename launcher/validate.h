@@ -27,6 +27,9 @@ unsigned mk_host_cpus(void);       /* online cores */
 
 int mk_validate_memory(uint64_t mib, struct mk_error **err); /* 1800 MiB .. host RAM */
 int mk_validate_disk(uint64_t mib, struct mk_error **err);   /* >= 2 GiB */
+/* parse + validate, with the text as typed in messages */
+int mk_parse_memory(const char *s, uint64_t *mib, struct mk_error **err);
+int mk_parse_disk(const char *s, uint64_t *mib, struct mk_error **err);
 int mk_validate_cpus(unsigned long n, struct mk_error **err); /* 1 .. host cores */
 /* "4" -> 4, then mk_validate_cpus */
 int mk_parse_cpus(const char *s, unsigned *cpus, struct mk_error **err);
@@ -36,7 +39,7 @@ int mk_validate_profile_name(const char *name, struct mk_error **err);
 /* v?MAJOR.MINOR.PATCH -> "vMAJOR.MINOR.PATCH" (caller frees *normalized;
  * normalized may be NULL to only check) */
 int mk_validate_k8s_version(const char *s, char **normalized, struct mk_error **err);
-/* libvirt, qemu, virtualbox, hyperv ("" means pick automatically) */
+/* a driver in the registry (drivers/driver.c); "" means pick automatically */
 int mk_validate_driver(const char *name, struct mk_error **err);
 /* docker, containerd */
 int mk_validate_runtime(const char *name, struct mk_error **err);
