@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# lifecycle-e2e.sh - the spine, for real (VM under TCG, the bundle's kubectl):
+# mkube start -> node Ready at the pinned version, control plane Running ->
+# a Deployment runs -> stop -> status bits say stopped -> start -> the same
+# Deployment is back -> delete -> no VM, no files, no context left.
+. "$(dirname "$0")/lifecycle-lib.sh"
+require_artifacts
+
+note "mkube start ($(start_args))"
+t=$(date +%s)
+# shellcheck disable=SC2046
+mk $(start_args) || fail "mkube start failed"
+note "started in $(($(date +%s) - t)) s"
+
+version=$(sed -n 's/.*mkube-bundle-\(v[0-9.]*\)-linux.*/\1/p' <<<"$(ls "$MKUBE_DATADIR"/mkube-bundle-*.tar.zst | head -n1)")
+kc get nodes -o wide || fail "kubectl get nodes failed"
+[ "$(kc get node "$PROFILE" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ] ||
+    fail "node $PROFILE is not Ready"
+[ "$(kc get node "$PROFILE" -o jsonpath='{.status.nodeInfo.kubeletVersion}')" = "$version" ] ||
+    fail "node does not run $version"
+[ "$(kc version -o json | sed -n 's/.*"gitVersion": "\(v[^"]*\)".*/\1/p' | tail -n1)" = "$version" ] ||
+    fail "the API server does not report $version"
+kc -n kube-system get pods
+for c in etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy coredns; do
+    kc -n kube-system get pods --no-headers | grep "^$c" | grep -q Running ||
+        fail "kube-system pod $c is not Running"
+done
+[ "$("$MKUBE" profile list -o json | grep -c "\"$PROFILE\"")" -ge 1 ] || fail "profile list lacks $PROFILE"
+
+st=0
+mk status || st=$?
+[ "$st" = 0 ] || fail "status exit code $st on a running cluster"
+mk status -o json | grep -q '"Host": *"Running"' || fail "status -o json: $(mk status -o json)"
+
+pause=$(kc -n kube-system get pods -o jsonpath='{.items[*].spec.containers[*].image}' | tr ' ' '\n' | grep -m1 '/pause:' || true)
+[ -n "$pause" ] || pause=registry.k8s.io/pause:3.10.1
+note "a Deployment on the bundle's image $pause (never pulled)"
+kc create deployment keeper --image="$pause" || fail "create deployment"
+kc patch deployment keeper -p '{"spec":{"template":{"spec":{"containers":[{"name":"pause","imagePullPolicy":"Never"}]}}}}' || fail "patch deployment"
+wait_for 600 "the keeper pod to run" sh -c "'$(kubectl_bin)' --context '$PROFILE' get pods -l app=keeper --no-headers | grep -q Running"
+kc get pods -l app=keeper
+
+note "mkube stop"
+t=$(date +%s)
+mk stop || fail "mkube stop failed"
+note "stopped in $(($(date +%s) - t)) s"
+st=0
+mk status || st=$?
+[ $((st & 1)) = 1 ] || fail "status exit code $st after stop: host bit not set"
+mk status | grep -q "host: Stopped" || fail "status does not say host: Stopped"
+
+note "mkube start (restart)"
+t=$(date +%s)
+# shellcheck disable=SC2046
+mk $(start_args) || fail "restart failed"
+note "restarted in $(($(date +%s) - t)) s"
+wait_for 600 "the keeper pod to come back" sh -c "'$(kubectl_bin)' --context '$PROFILE' get pods -l app=keeper --no-headers | grep -q Running"
+kc get deployment keeper || fail "the Deployment did not survive the restart"
+
+note "mkube delete"
+k=$(kubectl_bin)
+mk delete || fail "mkube delete failed"
+[ ! -e "$MKUBE_HOME/machines/$PROFILE" ] || fail "machine folder left behind"
+[ ! -e "$MKUBE_HOME/profiles/$PROFILE" ] || fail "profile left behind"
+if command -v virsh >/dev/null; then
+    ! virsh -c qemu:///system list --all --name 2>/dev/null | grep -qx "mkube-$PROFILE" || fail "libvirt domain left behind"
+fi
+! pgrep -f "qemu-system.*$PROFILE" >/dev/null || fail "a qemu process is left behind"
+! "$k" config get-contexts -o name 2>/dev/null | grep -qx "$PROFILE" || fail "kubeconfig context left behind"
+st=0
+mk status >/dev/null 2>&1 || st=$?
+[ "$st" = 85 ] || fail "status after delete exited $st, want 85"
+note "PASS"
