@@ -472,7 +472,7 @@ int mk_yaml_parse_all(const char *data, size_t len, struct mk_yaml_node ***docs,
     int ret = -1;
 
     yaml_parser_initialize(&ps.p);
-    yaml_parser_set_input_string(&ps.p, (const unsigned char *)data, len);
+    yaml_parser_set_input_string(&ps.p, (const unsigned char *)(data ? data : ""), len);
     for (;;) {
         if (next_event(&ps, &ev, err) < 0)
             goto cleanup;
