@@ -12,20 +12,6 @@ static int not_implemented(const char *name, struct mk_error **err)
     return mk_error_set(err, MK_EXIT_NOT_IMPLEMENTED, "'%s' is not implemented yet", name);
 }
 
-/* ---- docker-env ---- */
-static int docker_env_exec(const struct mk_globals *g, int argc, char **argv,
-                           struct mk_error **err)
-{
-    return not_implemented("docker-env", err);
-}
-
-const struct mk_cmd_entry mk_cmd_docker_env = {
-    .name = "docker-env",
-    .args = "[--shell SHELL] [--unset]",
-    .summary = "Print the environment that points docker at dockerd in the VM",
-    .exec = docker_env_exec,
-};
-
 /* ---- service ---- */
 static int service_exec(const struct mk_globals *g, int argc, char **argv, struct mk_error **err)
 {
