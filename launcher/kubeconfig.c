@@ -1,11 +1,13 @@
 /* kubeconfig.c - merge and remove mkube's entries in the user's kubeconfig (see kubeconfig.h). */
 #include "kubeconfig.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <openssl/evp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +168,32 @@ static void kc_unlock(struct kc_lock *lk)
     lk->fd = -1;
 }
 
+/* Remove "<path>.tmp.<pid>" files (mk_write_file_atomic's temp names) left
+ * by writers that were killed mid-write. Only called with the lock held, so
+ * no live mkube is writing one, and only dead pids' files are touched. */
+static void remove_stale_temps(const char *path)
+{
+    mk_autofree char *copy = xstrdup(path);
+    mk_autofree char *copy2 = xstrdup(path);
+    const char *dir = dirname(copy);
+    mk_autofree char *prefix = xasprintf("%s.tmp.", basename(copy2));
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!mk_str_has_prefix(de->d_name, prefix))
+            continue;
+        char *end = NULL;
+        long pid = strtol(de->d_name + strlen(prefix), &end, 10);
+        if (pid <= 0 || *end || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* not ours, or its writer is alive */
+        mk_debug(1, "removing %s/%s left by a killed writer", dir, de->d_name);
+        unlinkat(dirfd(d), de->d_name, 0);
+    }
+    closedir(d);
+}
+
 /* ---- reading ---- */
 
 static int malformed(struct mk_error **err, const char *verb, const char *path, const char *why)
@@ -283,9 +311,12 @@ static struct mk_yaml_node *upsert(struct mk_yaml_node *root, const char *key,
     ssize_t i = find_named(list, name, 0);
     struct mk_yaml_node *entry;
     if (i < 0) {
-        entry = mk_yaml_mapping();
-        mk_yaml_map_set(entry, inner, mk_yaml_mapping());
+        entry = mk_yaml_mapping(); /* keys sorted, as kubectl writes them */
+        if (strcmp(inner, "name") < 0)
+            mk_yaml_map_set(entry, inner, mk_yaml_mapping());
         mk_yaml_map_set_str(entry, "name", name);
+        if (!mk_yaml_map_get(entry, inner))
+            mk_yaml_map_set(entry, inner, mk_yaml_mapping());
         mk_yaml_seq_append(list, entry);
     } else {
         entry = list->items[i];
@@ -405,6 +436,7 @@ int mk_kubeconfig_merge(const char *path, const struct mk_kube_entry *e, bool se
         return mk_error_wrap(err, "cannot update kubeconfig");
     if (kc_lock(path, &lk, err) < 0)
         goto cleanup;
+    remove_stale_temps(path);
     if (load(path, "update", &root, &missing, err) < 0)
         goto cleanup;
     if (!root)
@@ -479,6 +511,7 @@ int mk_kubeconfig_remove(const char *path, const char *name, struct mk_error **e
         return 0;
     if (kc_lock(path, &lk, err) < 0)
         goto cleanup;
+    remove_stale_temps(path);
     if (load(path, "update", &root, &missing, err) < 0)
         goto cleanup;
     if (!root) {
