@@ -19,10 +19,13 @@
 #include "accel.h"
 
 extern const struct mk_driver mk_driver_libvirt, mk_driver_qemu;
+extern const struct mk_driver mk_driver_virtualbox, mk_driver_hyperv;
 
 const struct mk_driver *const mk_drivers[] = {
     &mk_driver_libvirt,
     &mk_driver_qemu,
+    &mk_driver_virtualbox,
+    &mk_driver_hyperv,
     NULL,
 };
 
