@@ -1,0 +1,72 @@
+#!/bin/bash
+# image-boot-persist.sh: boot mkube's kernel + initrd directly (ISO attached)
+# with a fresh data disk carrying the magic tar; check ssh as docker, docker
+# and containerd active, the data disk formatted and mounted, the hostname from
+# the tar; write a file under /data, power off cleanly, boot again and check
+# the file survived, the disk was not reformatted and the SSH host key is the
+# same. Real QEMU (TCG). Image from MKUBE_IMAGE_DIR (default <repo>/out).
+TEST_NAME=image-boot-persist
+. "$(dirname "$0")/image-lib.sh"
+
+setup
+DISK="$TMP/data.qcow2"
+make_data_disk "$DISK" 4G qcow2 mkube-persist
+note "data disk $DISK (qcow2, 4 GiB) with the magic tar"
+
+# --- first boot: the guest formats the disk
+start_vm direct "$DISK" qcow2
+wait_ssh
+FIRST_BOOT=$BOOT_SECS
+[ "$(vm_ssh id -un)" = docker ] || fail "ssh did not log in as docker"
+[ "$(vm_ssh id -u)" = 1000 ] || fail "the docker user is not uid 1000"
+vm_ssh sudo -n true || fail "passwordless sudo does not work for docker"
+for unit in docker containerd; do
+    # docker starts after sshd; give it time under TCG.
+    for _ in $(seq 1 60); do
+        [ "$(vm_ssh systemctl is-active $unit)" = active ] && break
+        sleep 2
+    done
+    [ "$(vm_ssh systemctl is-active $unit)" = active ] ||
+        fail "$unit is not active: $(vm_ssh sudo systemctl status $unit --no-pager 2>&1 | tail -n 15)"
+done
+note "docker and containerd are active"
+vm_ssh findmnt -n -o SOURCE,FSTYPE /mnt/mkube-data | grep -q ext4 ||
+    fail "/mnt/mkube-data is not an ext4 mount: $(vm_ssh findmnt /mnt/mkube-data; vm_ssh sudo journalctl -u mkube-data --no-pager | tail -n 20)"
+for d in /var/lib/docker /data /etc/kubernetes /home/docker /var/lib/kubelet; do
+    vm_ssh findmnt -n "$d" >/dev/null || fail "$d is not mounted from the data disk"
+done
+[ "$(vm_ssh hostname)" = mkube-persist ] || fail "hostname is '$(vm_ssh hostname)', expected mkube-persist (from mkube/hostname)"
+vm_ssh docker info --format '{{.CgroupDriver}}' 2>/dev/null | grep -qx systemd ||
+    vm_ssh sudo docker info --format '{{.CgroupDriver}}' | grep -qx systemd ||
+    fail "dockerd does not use the systemd cgroup driver"
+vm_ssh grep -q '^nameserver ' /etc/resolv.conf || fail "/etc/resolv.conf names no DNS server"
+vm_ssh grep -q '^nameserver 127\.' /etc/resolv.conf && fail "/etc/resolv.conf names a loopback DNS server"
+[ "$(vm_ssh cat /proc/sys/net/ipv4/ip_forward)" = 1 ] || fail "ip_forward is off"
+[ "$(vm_ssh cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null)" = 1 ] ||
+    fail "net.bridge.bridge-nf-call-iptables is not 1 (br_netfilter not loaded?)"
+UUID1=$(vm_ssh sudo blkid -s UUID -o value -L mkube-data 2>/dev/null || vm_ssh sudo blkid -s UUID -o value "$(vm_ssh findmnt -n -o SOURCE /mnt/mkube-data)")
+STAMP1=$(vm_ssh cat /mnt/mkube-data/mkube/formatted-at)
+[ -n "$UUID1" ] || fail "cannot read the data disk's UUID"
+KEY1=$(host_key)
+[ -n "$KEY1" ] || fail "no ed25519 host key seen on the first boot"
+vm_ssh "sudo sh -c 'echo persist-$$ > /data/mkube-test && sync'"
+note "first boot: data disk UUID $UUID1, wrote /data/mkube-test"
+stop_vm
+
+# --- second boot: everything must still be there
+start_vm direct "$DISK" qcow2
+wait_ssh
+SECOND_BOOT=$BOOT_SECS
+[ "$(vm_ssh cat /data/mkube-test)" = "persist-$$" ] || fail "/data/mkube-test did not survive the reboot"
+UUID2=$(vm_ssh sudo blkid -s UUID -o value "$(vm_ssh findmnt -n -o SOURCE /mnt/mkube-data)")
+[ "$UUID1" = "$UUID2" ] || fail "the data disk was reformatted (UUID $UUID1 -> $UUID2)"
+[ "$(vm_ssh cat /mnt/mkube-data/mkube/formatted-at)" = "$STAMP1" ] || fail "the data disk's format stamp changed"
+[ "$(host_key)" = "$KEY1" ] || fail "the SSH host key changed across the reboot"
+[ "$(vm_ssh hostname)" = mkube-persist ] || fail "the hostname did not persist"
+for _ in $(seq 1 60); do
+    [ "$(vm_ssh systemctl is-active docker)" = active ] && break
+    sleep 2
+done
+[ "$(vm_ssh systemctl is-active docker)" = active ] || fail "docker is not active after the reboot"
+stop_vm
+note "boot-to-ssh: first boot (formats the disk) ${FIRST_BOOT}s, second boot ${SECOND_BOOT}s"
