@@ -12,20 +12,6 @@ static int not_implemented(const char *name, struct mk_error **err)
     return mk_error_set(err, MK_EXIT_NOT_IMPLEMENTED, "'%s' is not implemented yet", name);
 }
 
-/* ---- service ---- */
-static int service_exec(const struct mk_globals *g, int argc, char **argv, struct mk_error **err)
-{
-    return not_implemented("service", err);
-}
-
-const struct mk_cmd_entry mk_cmd_service = {
-    .name = "service",
-    .alias = "svc",
-    .args = "[--url] [-n NAMESPACE] NAME | list",
-    .summary = "Open a NodePort service in the browser, or print its URL",
-    .exec = service_exec,
-};
-
 /* ---- dashboard ---- */
 static int dashboard_exec(const struct mk_globals *g, int argc, char **argv,
                           struct mk_error **err)
