@@ -25,18 +25,3 @@ const struct mk_cmd_entry mk_cmd_dashboard = {
     .summary = "Open the Kubernetes Dashboard in the browser",
     .exec = dashboard_exec,
 };
-
-/* ---- addons ---- */
-static int addons_exec(const struct mk_globals *g, int argc, char **argv, struct mk_error **err)
-{
-    return not_implemented("addons", err);
-}
-
-const struct mk_cmd_entry mk_cmd_addons = {
-    .name = "addons",
-    .alias = "addon",
-    .args = "list | enable NAME | disable NAME",
-    .summary = "List, enable or disable cluster addons",
-    .exec = addons_exec,
-};
-
