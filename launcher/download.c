@@ -415,6 +415,11 @@ static int hash_existing(int fd, EVP_MD_CTX *md, curl_off_t *len, const char *pa
 {
     mk_autofree char *chunk = xmalloc(1 << 16);
     *len = 0;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return mk_error_errno(err, errno, "cannot read %s", path);
+    if (!S_ISREG(st.st_mode) || st.st_size == 0)
+        return 0;
     if (lseek(fd, 0, SEEK_SET) < 0)
         return mk_error_errno(err, errno, "cannot read %s", path);
     for (;;) {
@@ -597,8 +602,12 @@ int mk_download(const char *url, const char *dest_path, const char *sha256_hex,
     int r = fetch_part(u, part, o, &pr, got, err);
     if (pr.drawn || (pr.tty && o->progress == MK_PROGRESS_AUTO && r == 0))
         progress_draw(&pr, true);
-    if (r < 0)
+    if (r < 0) {
+        struct stat st;
+        if (stat(part, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
+            unlink(part); /* keep a partial file for resuming, not an empty one */
         return -1;
+    }
     if (*want && strcmp(got, want) != 0) {
         unlink(part);
         return mk_error_set(err, MK_EXIT_FAILURE,
