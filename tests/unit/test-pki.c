@@ -1,5 +1,9 @@
 /* test-pki.c - the CA and leaf certificates, checked with the real openssl CLI. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -442,6 +446,94 @@ static void test_concurrent_ca(void **state)
         assert_string_equal(sums[i], final);
 }
 
+static unsigned free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+static bool port_open(unsigned port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = connect(s, (struct sockaddr *)&a, sizeof(a)) == 0;
+    close(s);
+    return ok;
+}
+
+/* `docker version` with DOCKER_CERT_PATH=cert_path against host; returns stderr. */
+static char *docker_version(const char *host, const char *cert_path)
+{
+    mk_autofree char *e1 = xasprintf("DOCKER_HOST=%s", host);
+    mk_autofree char *e2 = xasprintf("DOCKER_CERT_PATH=%s", cert_path);
+    char *const env[] = {e1, e2, "DOCKER_TLS_VERIFY=1", NULL};
+    const char *argv[] = {"docker", "version", NULL};
+    struct mk_run_opts o = {.env = env, .capture_stdout = true, .capture_stderr = true,
+                            .timeout_ms = 8000};
+    struct mk_run_result r;
+    mk_run_result_init(&r);
+    struct mk_error *err = NULL;
+    mk_run(argv, &o, &r, &err); /* a timeout is fine: the handshake is what counts */
+    mk_error_free(err);
+    char *out = mk_buf_detach(&r.err);
+    mk_run_result_release(&r);
+    return out;
+}
+
+/* The docker CLI (Go TLS, DOCKER_CERT_PATH layout) and dockerd's server cert:
+ * an openssl s_server with server.pem demands a client cert from our CA. */
+static void test_docker_tls(void **state)
+{
+    struct fx *f = *state;
+    if (!mk_run_have("docker")) {
+        print_message("docker CLI not installed: skipping\n");
+        skip();
+    }
+    ensure_profile_ok(f, "10.0.2.15");
+    mk_autofree char *ca = p(f->certs, "ca.crt");
+    mk_autofree char *sv = p(f->mach, "server.pem");
+    mk_autofree char *sv_key = p(f->mach, "server-key.pem");
+    mk_autofree char *log = p(f->home, "s_server.log");
+    unsigned port = free_port();
+    mk_autofree char *accept = xasprintf("127.0.0.1:%u", port);
+    const char *argv[] = {"openssl", "s_server", "-accept", accept, "-cert", sv, "-key", sv_key,
+                          "-CAfile", ca, "-Verify", "1", "-verify_return_error", "-www", NULL};
+    struct mk_run_opts o = {.detach = true, .output_file = log};
+    struct mk_run_result r;
+    mk_run_result_init(&r);
+    mk_autoerror struct mk_error *err = NULL;
+    assert_int_equal(mk_run(argv, &o, &r, &err), 0);
+    pid_t server = r.pid;
+    mk_run_result_release(&r);
+    for (int i = 0; i < 100 && !port_open(port); i++)
+        usleep(50000);
+    assert_true(port_open(port));
+
+    mk_autofree char *host = xasprintf("tcp://127.0.0.1:%u", port);
+    mk_autofree char *out = docker_version(host, f->certs);
+    assert_null(strstr(out, "x509"));
+    assert_null(strstr(out, "tls:"));
+    mk_autofree char *slog = slurp(log);
+    assert_contains(slog, "depth=0 CN = mkube-docker-client\nverify return:1");
+
+    /* control: certs from another installation are refused by the client */
+    mk_autofree char *other = p(f->home, "other");
+    const char *ips[] = {"10.0.2.15", NULL};
+    assert_int_equal(mk_pki_ensure_profile(other, "mkube", NULL, ips, &err), 0);
+    mk_autofree char *other_certs = p(other, "certs");
+    mk_autofree char *bad = docker_version(host, other_certs);
+    assert_contains(bad, "x509: certificate signed by unknown authority");
+    kill(server, SIGTERM);
+    int st;
+    waitpid(server, &st, 0);
+}
+
 int main(void)
 {
     if (!mk_run_have("openssl")) {
@@ -456,6 +548,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_new_ca_renews_leaves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_ca, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_docker_tls, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
