@@ -88,12 +88,34 @@ static void answer(struct mk_buf *dst, const char *spec)
     }
 }
 
+/* argv as one line; an argument holding quotes or newlines (a PowerShell
+ * script) is shown verbatim below it, between <<'SCRIPT' and SCRIPT. */
+static char *transcript_line(const char *const *argv)
+{
+    struct mk_buf head = MK_BUF_INIT, body = MK_BUF_INIT;
+    mk_buf_init(&head);
+    mk_buf_init(&body);
+    for (size_t i = 0; argv[i]; i++) {
+        const char *one[] = {argv[i], NULL};
+        if (strpbrk(argv[i], "'\n")) {
+            mk_buf_addf(&head, "%s<<'SCRIPT'", i ? " " : "");
+            mk_buf_addf(&body, "\n%s\nSCRIPT", argv[i]);
+        } else {
+            mk_autofree char *q = mk_run_argv_string(one);
+            mk_buf_addf(&head, "%s%s", i ? " " : "", q);
+        }
+    }
+    mk_buf_adds(&head, mk_buf_str(&body));
+    mk_buf_release(&body);
+    return mk_buf_detach(&head);
+}
+
 static int replay_hook(const char *const *argv, const struct mk_run_opts *opts,
                        struct mk_run_result *res, void *data)
 {
     (void)opts;
     struct mk_replay *r = data;
-    mk_autofree char *raw = mk_run_argv_string(argv);
+    mk_autofree char *raw = transcript_line(argv);
     mk_autofree char *line = replace_all(raw, r->tmpdir, "$MACHINE");
     mk_buf_addf(&r->transcript, "%s\n", line);
     for (size_t i = 0; i < r->nrules; i++) {
