@@ -96,8 +96,8 @@ int mk_accel_probe_kvm(const char *kernel_path, int timeout_ms, bool *works, cha
         *err = rerr;
         rerr = NULL;
         rc = -1;
-    } else if (strstr(out, "Kernel panic") || strstr(out, "Unable to mount root") ||
-               strstr(out, "VFS: ")) {
+    } else if (!res.timed_out &&
+               (strstr(out, "Unable to mount root") || strstr(out, "Kernel panic"))) {
         *works = true;
         *reason = xasprintf("a test kernel reached its root-mount panic in %ld ms under KVM", ms);
     } else if (res.timed_out) {

@@ -415,6 +415,14 @@ static int pick_default_port(struct mk_machine *m, unsigned idx, unsigned guest,
     return mk_machine_pick_port(m, &m->forwards[idx].host_port, err);
 }
 
+static char *absolute(const char *path)
+{
+    if (!path)
+        return NULL;
+    char *r = realpath(path, NULL);
+    return r ? r : xstrdup(path); /* missing: mk_machine_check_files says so */
+}
+
 int mk_machine_create(struct mk_machine *m, const struct mk_machine_config *cfg,
                       struct mk_error **err)
 {
@@ -428,9 +436,10 @@ int mk_machine_create(struct mk_machine *m, const struct mk_machine_config *cfg,
     free(m->initrd_path);
     free(m->libvirt_uri);
     free(m->hyperv_switch);
-    m->iso_path = cfg->iso_path ? xstrdup(cfg->iso_path) : NULL;
-    m->kernel_path = cfg->kernel_path ? xstrdup(cfg->kernel_path) : NULL;
-    m->initrd_path = cfg->initrd_path ? xstrdup(cfg->initrd_path) : NULL;
+    /* absolute: the hypervisor (libvirtd's QEMU) runs in another directory */
+    m->iso_path = absolute(cfg->iso_path);
+    m->kernel_path = absolute(cfg->kernel_path);
+    m->initrd_path = absolute(cfg->initrd_path);
     m->libvirt_uri = cfg->libvirt_uri ? xstrdup(cfg->libvirt_uri) : NULL;
     m->hyperv_switch = cfg->hyperv_switch ? xstrdup(cfg->hyperv_switch) : NULL;
     m->accel = cfg->accel;

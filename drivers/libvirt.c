@@ -1,13 +1,16 @@
 /* libvirt.c - the libvirt driver: a persistent domain "mkube-<name>" run by
  * libvirtd's QEMU, KVM when it really works (accel.h), else TCG.
  *
- * Networking is QEMU user-mode through <qemu:commandline> (libvirt 9.0's only
- * user-mode port forwarding, the passt backend, is unusable on Debian): a
- * netdev "mk0" with SSH/API/dockerd forwards bound to 127.0.0.1, and the
- * NodePort forwards added at runtime with HMP hostfwd_add through
- * virDomainQemuMonitorCommand, re-added after every start because QEMU forgets
- * them when it exits. The domain is redefined at each start so that ports
- * moved by mk_machine_refresh_ports take effect.
+ * Networking is QEMU user-mode (slirp): an <interface type='user'> whose
+ * netdev gets every forward - SSH/API/dockerd and the saved NodePorts - right
+ * after each start with HMP hostfwd_add through virDomainQemuMonitorCommand,
+ * bound to 127.0.0.1 only. (libvirt 9.0's own user-mode port forwarding needs
+ * the passt backend, which Debian's libvirt rejects; a <qemu:commandline>
+ * netdev works too but collides with libvirt's PCI slot allocation and taints
+ * the domain.) QEMU forgets runtime forwards when it exits, so they are added
+ * again at every start. The definition itself holds no ports, so it is
+ * written once at create (defining is slow here: libvirtd re-probes QEMU's
+ * capabilities when KVM is half-usable) and again only if it went missing.
  *
  * The serial console goes to <dir>/console.log. The file is created by mkube
  * (as the invoking user, 0600) before each start and attached with
@@ -31,6 +34,10 @@
 #include "../launcher/run.h"
 #include "accel.h"
 #include "disk.h"
+
+/* the NIC's user alias; libvirt names its QEMU netdev "host" + alias */
+#define LV_NET_ALIAS "ua-mk0"
+#define LV_NETDEV "host" LV_NET_ALIAS
 
 struct lv_priv {
     virConnectPtr conn;
@@ -150,11 +157,12 @@ char *mk_libvirt_domain_xml(const struct mk_machine *m, const struct mk_libvirt_
     mk_autofree char *disk = mk_machine_disk_path(m);
     mk_autofree char *console = mk_machine_console_path(m);
     bool kvm = m->accel == MK_ACCEL_KVM;
-    mk_buf_addf(&b, "<domain type='%s' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n",
-                kvm ? "kvm" : "qemu");
+    mk_buf_addf(&b, "<domain type='%s'>\n", kvm ? "kvm" : "qemu");
     xml_line(&b, "  <name>", name, "</name>\n");
+    if (o->uuid)
+        xml_line(&b, "  <uuid>", o->uuid, "</uuid>\n");
     xml_line(&b, "  <description>mkube machine ", m->name,
-             " (managed by mkube; changes are overwritten at each start)</description>\n");
+             " (managed by mkube: created, started and deleted with it)</description>\n");
     mk_buf_addf(&b, "  <memory unit='MiB'>%llu</memory>\n", (unsigned long long)m->memory_mib);
     mk_buf_addf(&b, "  <vcpu>%u</vcpu>\n", m->cpus);
     mk_buf_adds(&b, "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n");
@@ -193,6 +201,10 @@ char *mk_libvirt_domain_xml(const struct mk_machine *m, const struct mk_libvirt_
                     "      <backend model='random'>/dev/urandom</backend>\n"
                     "    </rng>\n"
                     "    <memballoon model='none'/>\n"
+                    "    <interface type='user'>\n"
+                    "      <model type='virtio'/>\n"
+                    "      <alias name='" LV_NET_ALIAS "'/>\n"
+                    "    </interface>\n"
                     "  </devices>\n");
     if (o->system)
         mk_buf_addf(&b,
@@ -200,16 +212,7 @@ char *mk_libvirt_domain_xml(const struct mk_machine *m, const struct mk_libvirt_
                     "    <label>+%u:+%u</label>\n"
                     "  </seclabel>\n",
                     (unsigned)o->uid, (unsigned)o->gid);
-    mk_buf_adds(&b, "  <qemu:commandline>\n    <qemu:arg value='-netdev'/>\n");
-    mk_buf_adds(&b, "    <qemu:arg value='user,id=mk0");
-    for (unsigned i = 0; i < m->nforwards && i < 3; i++)
-        mk_buf_addf(&b, ",hostfwd=tcp:127.0.0.1:%u-:%u", m->forwards[i].host_port,
-                    m->forwards[i].guest_port);
-    mk_buf_adds(&b, "'/>\n"
-                    "    <qemu:arg value='-device'/>\n"
-                    "    <qemu:arg value='virtio-net-pci,netdev=mk0'/>\n"
-                    "  </qemu:commandline>\n"
-                    "</domain>\n");
+    mk_buf_adds(&b, "</domain>\n");
     return mk_buf_detach(&b);
 }
 
@@ -241,6 +244,14 @@ static int lv_define(struct mk_machine *m, struct mk_error **err)
     struct mk_libvirt_xml_opts o = {.system = uri_is_system(machine_uri(m)),
                                     .uid = getuid(),
                                     .gid = getgid()};
+    /* redefining under the same name must keep the UUID */
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    mk_autofree char *name = mk_libvirt_domain_name(m);
+    virDomainPtr old = virDomainLookupByName(c, name);
+    if (old && virDomainGetUUIDString(old, uuid) == 0)
+        o.uuid = uuid;
+    if (old)
+        virDomainFree(old);
     mk_autofree char *xml = mk_libvirt_domain_xml(m, &o);
     mk_debug(3, "domain XML:\n%s", xml);
     virDomainPtr d = virDomainDefineXML(c, xml);
@@ -277,7 +288,8 @@ static int hmp(virDomainPtr d, const char *cmd, struct mk_error **err)
 
 static int hostfwd_add(virDomainPtr d, unsigned host, unsigned guest, struct mk_error **err)
 {
-    mk_autofree char *cmd = xasprintf("hostfwd_add mk0 tcp:127.0.0.1:%u-:%u", host, guest);
+    mk_autofree char *cmd =
+        xasprintf("hostfwd_add " LV_NETDEV " tcp:127.0.0.1:%u-:%u", host, guest);
     return hmp(d, cmd, err);
 }
 
@@ -331,10 +343,14 @@ static int lv_start(struct mk_machine *m, struct mk_error **err)
     if (fd < 0)
         return mk_error_errno(err, errno, "cannot create %s", console);
     close(fd);
-    if (lv_define(m, err) < 0)
-        return -1;
     bool missing;
     virDomainPtr d = lv_lookup(m, &missing, err);
+    if (!d && missing) {
+        mk_warn("the libvirt domain of machine \"%s\" went missing: defining it again", m->name);
+        if (lv_define(m, err) < 0)
+            return -1;
+        d = lv_lookup(m, &missing, err);
+    }
     if (!d)
         return missing ? mk_error_set(err, MK_EXIT_DRIVER, "the domain vanished after defining it")
                        : -1;
@@ -343,9 +359,13 @@ static int lv_start(struct mk_machine *m, struct mk_error **err)
         mk_error_set(err, MK_EXIT_DRIVER, "cannot start the libvirt domain: %s", lv_msg());
         goto cleanup;
     }
-    for (unsigned i = 3; i < m->nforwards; i++)
-        if (hostfwd_add(d, m->forwards[i].host_port, m->forwards[i].guest_port, err) < 0)
+    /* QEMU starts without forwards: add them all (saved ones too) */
+    for (unsigned i = 0; i < m->nforwards; i++) {
+        if (hostfwd_add(d, m->forwards[i].host_port, m->forwards[i].guest_port, err) < 0) {
+            virDomainDestroy(d);
             goto cleanup;
+        }
+    }
     rc = 0;
 cleanup:
     virDomainFree(d);

@@ -19,6 +19,7 @@ struct mk_libvirt_xml_opts {
     bool system;
     uid_t uid;
     gid_t gid;
+    const char *uuid; /* keep an existing domain's UUID when redefining, or NULL */
 };
 
 char *mk_libvirt_domain_name(const struct mk_machine *m);
