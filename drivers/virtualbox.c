@@ -230,6 +230,7 @@ static int vbox_probe(struct mk_error **err)
 {
     struct mk_run_result res;
     struct mk_vbox_version v;
+    struct mk_error *herr = NULL;
     int rc = -1;
     if (vbox(&res, NULL, err, "--version", NULL) < 0)
         goto cleanup;
@@ -246,7 +247,6 @@ static int vbox_probe(struct mk_error **err)
         goto cleanup;
     }
     mk_run_result_release(&res);
-    struct mk_error *herr = NULL;
     if (vbox(&res, NULL, &herr, "list", "hostinfo", NULL) == 0 &&
         mk_vbox_hostinfo_hwvirt(mk_buf_str(&res.out)) == 0) {
         mk_error_set(err, MK_EXIT_DRIVER, "VirtualBox finds no VT-x/AMD-V on this CPU");
@@ -255,7 +255,6 @@ static int vbox_probe(struct mk_error **err)
     }
     if (herr)
         mk_debug(1, "VBoxManage list hostinfo: %s", herr->msg);
-    mk_error_free(herr);
     if (kvm_holds_vtx()) {
         mk_error_set(err, MK_EXIT_DRIVER,
                      "the kvm kernel modules hold VT-x/AMD-V, so VirtualBox cannot start machines");
@@ -265,6 +264,7 @@ static int vbox_probe(struct mk_error **err)
     mk_debug(1, "VirtualBox %u.%u.%u r%u", v.major, v.minor, v.patch, v.revision);
     rc = 0;
 cleanup:
+    mk_error_free(herr);
     mk_run_result_release(&res);
     return rc;
 }
