@@ -189,15 +189,19 @@ int mk_bundle_open(const char *path, const char *cache_dir, struct mk_bundle **o
     char sum[65];
     int lockfd = -1;
     int rc = -1;
+    mk_autofree char *dir = NULL;
+    mk_autofree char *stamp = NULL;
+    mk_autofree char *kubectl = NULL;
+    mk_autofree char *lock = NULL;
     if (mk_sha256_file(path, sum, err) < 0)
         goto cleanup;
     b->sha256 = xstrdup(sum);
-    mk_autofree char *dir = xasprintf("%s/%s", cache_dir, sum);
-    mk_autofree char *stamp = xasprintf("%s/manifest.json", dir);
-    mk_autofree char *kubectl = xasprintf("%s/kubectl", dir);
+    dir = xasprintf("%s/%s", cache_dir, sum);
+    stamp = xasprintf("%s/manifest.json", dir);
+    kubectl = xasprintf("%s/kubectl", dir);
+    lock = xasprintf("%s/.lock", dir);
     if (mk_mkdir_p(dir, 0755, err) < 0)
         goto cleanup;
-    mk_autofree char *lock = xasprintf("%s/.lock", dir);
     if (mk_lock(lock, 600000, &lockfd, err) < 0)
         goto cleanup;
     if (mk_path_exists(stamp) && mk_path_exists(kubectl)) {

@@ -267,6 +267,9 @@ int mk_cluster_start(const char *home, const char *name, const struct mk_start_o
     struct mk_bundle *bundle = NULL;
     struct mk_ssh *ssh = NULL;
     char *iso = NULL, *bundle_path = NULL;
+    mk_autofree char *bundle_name = NULL, *bundle_cache = NULL;
+    mk_autofree char *ca_crt = NULL, *ca_key = NULL, *docker_ca = NULL;
+    mk_autofree char *server_crt = NULL, *server_key = NULL;
     int lockfd = -1;
     int rc = -1;
     unsigned wait_mask = 0;
@@ -323,8 +326,8 @@ int mk_cluster_start(const char *home, const char *name, const struct mk_start_o
     }
 
     /* the image and the bundle */
-    mk_autofree char *bundle_name = mk_bundle_file_name(p->kubernetes_version);
-    mk_autofree char *bundle_cache = xasprintf("%s/bundle", c.cache_dir);
+    bundle_name = mk_bundle_file_name(p->kubernetes_version);
+    bundle_cache = xasprintf("%s/bundle", c.cache_dir);
     if (mk_artifact_find("mkube.iso", p->iso_url, c.cache_dir, &iso, err) < 0 ||
         mk_artifact_find(bundle_name, p->bundle_url, c.cache_dir, &bundle_path, err) < 0 ||
         mk_bundle_open(bundle_path, bundle_cache, &bundle, err) < 0)
@@ -371,11 +374,11 @@ int mk_cluster_start(const char *home, const char *name, const struct mk_start_o
         goto cleanup;
 
     mk_step("Preparing Kubernetes %s on Docker ...", p->kubernetes_version);
-    mk_autofree char *ca_crt = xasprintf("%s/ca.crt", c.certs_dir);
-    mk_autofree char *ca_key = xasprintf("%s/ca.key", c.certs_dir);
-    mk_autofree char *docker_ca = xasprintf("%s/ca.pem", c.certs_dir);
-    mk_autofree char *server_crt = xasprintf("%s/server.pem", c.machine_dir);
-    mk_autofree char *server_key = xasprintf("%s/server-key.pem", c.machine_dir);
+    ca_crt = xasprintf("%s/ca.crt", c.certs_dir);
+    ca_key = xasprintf("%s/ca.key", c.certs_dir);
+    docker_ca = xasprintf("%s/ca.pem", c.certs_dir);
+    server_crt = xasprintf("%s/server.pem", c.machine_dir);
+    server_key = xasprintf("%s/server-key.pem", c.machine_dir);
     struct mk_bootstrap b = {
         .ssh = ssh,
         .profile = name,
@@ -486,6 +489,7 @@ int mk_cluster_delete(const char *home, const char *name, struct mk_error **err)
     int lockfd = -1;
     int rc = -1;
     memset(&c, 0, sizeof(c));
+    mk_autofree char *kc = mk_kubeconfig_path();
     mk_autoprofile struct mk_profile *p = NULL;
     if (mk_profile_load(home, name, &p, err) < 0)
         return -1;
@@ -504,7 +508,6 @@ int mk_cluster_delete(const char *home, const char *name, struct mk_error **err)
     }
     if (mk_rm_rf(c.machine_dir, err) < 0)
         goto cleanup;
-    mk_autofree char *kc = mk_kubeconfig_path();
     struct mk_error *e = NULL;
     if (mk_kubeconfig_remove(kc, name, &e) < 0) {
         mk_warn("cannot remove the \"%s\" context from %s: %s", name, kc, e->msg);

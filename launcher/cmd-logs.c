@@ -37,11 +37,14 @@ static int logs_exec(const struct mk_globals *g, int argc, char **argv, struct m
         return mk_cmd_usage_error(err, "logs", "'logs' takes no arguments");
     struct mk_cluster cl;
     int rc = -1;
+    mk_autofree char *console = NULL;
+    mk_autofree char *cmd = NULL;
+    mk_autobuf struct mk_buf con = MK_BUF_INIT;
+    mk_autobuf struct mk_buf out = MK_BUF_INIT;
     if (mk_cluster_open(g->home, g->profile, &cl, err) < 0)
         goto cleanup;
     /* the console log is on the host and tells why a VM did not boot */
-    mk_autofree char *console = xasprintf("%s/console.log", cl.machine_dir);
-    mk_autobuf struct mk_buf con = MK_BUF_INIT;
+    console = xasprintf("%s/console.log", cl.machine_dir);
     if (!follow && mk_path_exists(console) && mk_read_file(console, &con, 0, NULL, NULL) == 0) {
         const char *p = mk_buf_str(&con) + con.len;
         for (long n = 0; p > con.buf && n <= lines; p--)
@@ -55,8 +58,7 @@ static int logs_exec(const struct mk_globals *g, int argc, char **argv, struct m
     struct mk_ssh *s = mk_cluster_ssh(&cl, 30000, err);
     if (!s)
         goto cleanup;
-    mk_autofree char *cmd =
-        follow ? xasprintf("sudo journalctl --no-pager -f -n %ld -u kubelet -u docker -u "
+    cmd = follow ? xasprintf("sudo journalctl --no-pager -f -n %ld -u kubelet -u docker -u "
                            "cri-docker -u containerd",
                            lines)
                : xasprintf(
@@ -67,7 +69,6 @@ static int logs_exec(const struct mk_globals *g, int argc, char **argv, struct m
                      "[ -n \"$id\" ] && { echo \"==> $n [$id] <==\"; sudo docker logs --tail %ld "
                      "$id 2>&1; }; done; echo '==> dmesg <=='; sudo dmesg | tail -n 20",
                      lines, lines);
-    mk_autobuf struct mk_buf out = MK_BUF_INIT;
     int status = 0;
     if (mk_ssh_run(s, cmd, NULL, 0, &out, NULL, &status, follow ? 0 : 120000, err) == 0) {
         fwrite(mk_buf_str(&out), 1, out.len, stdout);
