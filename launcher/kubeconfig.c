@@ -74,8 +74,7 @@ struct kc_lock {
 static bool lock_is_stale(int fd, const char *lockpath)
 {
     struct stat a, b;
-    if (fstat(fd, &a) < 0 || stat(lockpath, &b) < 0 || a.st_dev != b.st_dev ||
-        a.st_ino != b.st_ino)
+    if (fstat(fd, &a) < 0 || stat(lockpath, &b) < 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
         return false; /* replaced meanwhile: look again */
     char head[16] = {0};
     ssize_t n = pread(fd, head, sizeof(head) - 1, 0);
@@ -304,8 +303,8 @@ static ssize_t find_named(const struct mk_yaml_node *list, const char *name, siz
 
 /* The inner mapping ("cluster", "user", "context") of entry name in list key,
  * creating the entry when missing. Later duplicates of name are dropped. */
-static struct mk_yaml_node *upsert(struct mk_yaml_node *root, const char *key,
-                                   const char *inner, const char *name)
+static struct mk_yaml_node *upsert(struct mk_yaml_node *root, const char *key, const char *inner,
+                                   const char *name)
 {
     struct mk_yaml_node *list = list_of(root, key);
     ssize_t i = find_named(list, name, 0);
@@ -581,12 +580,12 @@ int mk_kubeconfig_status(const char *path, const char *name, const char *expecte
     *state = MK_KUBECONFIG_MISSING;
     if (load(path, "read", &root, &missing, err) < 0)
         return -1;
-    const char *cluster = mk_yaml_map_get_str(inner_of(root, "contexts", "context", name),
-                                              "cluster");
+    const char *cluster =
+        mk_yaml_map_get_str(inner_of(root, "contexts", "context", name), "cluster");
     if (!cluster)
         return 0;
-    const char *server = mk_yaml_map_get_str(inner_of(root, "clusters", "cluster", cluster),
-                                             "server");
+    const char *server =
+        mk_yaml_map_get_str(inner_of(root, "clusters", "cluster", cluster), "server");
     if (!server)
         return 0;
     size_t a = strlen(server), b = strlen(expected_server);

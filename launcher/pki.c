@@ -134,8 +134,8 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 static int set_subject(X509 *x, const char *cn, const char *org)
 {
     X509_NAME *name = X509_get_subject_name(x);
-    if (org && !X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)org,
-                                           -1, -1, 0))
+    if (org && !X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)org, -1,
+                                           -1, 0))
         return -1;
     if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1,
                                     0))
@@ -215,16 +215,16 @@ static X509 *make_cert(EVP_PKEY *key, const struct mk_cert_req *req, X509 *ca, E
               set_subject(x, is_ca ? MK_PKI_CA_CN : req->cn, is_ca ? NULL : req->org) == 0 &&
               X509_set_issuer_name(x, X509_get_subject_name(issuer)) &&
               X509_gmtime_adj(X509_getm_notBefore(x), -BACKDATE_SECS) &&
-              X509_time_adj_ex(X509_getm_notAfter(x), is_ca ? MK_PKI_CA_DAYS : MK_PKI_LEAF_DAYS,
-                               0, NULL) &&
+              X509_time_adj_ex(X509_getm_notAfter(x), is_ca ? MK_PKI_CA_DAYS : MK_PKI_LEAF_DAYS, 0,
+                               NULL) &&
               X509_set_pubkey(x, key);
     /* a leaf never outlives its CA */
     if (ok && !is_ca && ASN1_TIME_compare(X509_get0_notAfter(x), X509_get0_notAfter(ca)) > 0)
         ok = X509_set1_notAfter(x, X509_get0_notAfter(ca));
     if (ok && is_ca)
-        ok = add_ext(x, issuer, NID_basic_constraints, "critical,CA:TRUE") == 0 &&
-             add_ext(x, issuer, NID_key_usage, "critical,digitalSignature,keyCertSign,cRLSign") ==
-                 0;
+        ok =
+            add_ext(x, issuer, NID_basic_constraints, "critical,CA:TRUE") == 0 &&
+            add_ext(x, issuer, NID_key_usage, "critical,digitalSignature,keyCertSign,cRLSign") == 0;
     if (ok && !is_ca) {
         const char *eku = req->server && req->client ? "serverAuth,clientAuth"
                           : req->server              ? "serverAuth"
@@ -340,8 +340,7 @@ static bool same_set(char **a, char **b)
 }
 
 /* Why the leaf at req must be regenerated, or NULL when it is fine. */
-static const char *leaf_problem(const struct mk_cert_req *req, X509 *ca, X509 *cert,
-                                EVP_PKEY *key)
+static const char *leaf_problem(const struct mk_cert_req *req, X509 *ca, X509 *cert, EVP_PKEY *key)
 {
     if (!cert)
         return "missing or unreadable certificate";
@@ -517,8 +516,7 @@ static int read_ca_for_leaf(const char *certs_dir, struct ca *ca, struct mk_erro
     return 0;
 }
 
-int mk_pki_ensure_leaf(const char *certs_dir, const struct mk_cert_req *req,
-                       struct mk_error **err)
+int mk_pki_ensure_leaf(const char *certs_dir, const struct mk_cert_req *req, struct mk_error **err)
 {
     int fd = -1;
     struct ca ca = {0};
@@ -573,8 +571,12 @@ int mk_pki_ensure_profile(const char *home, const char *profile, const char *mac
     mk_autofree char *dk_key = xasprintf("%s/key.pem", certs);
     mk_autostrv char **dns = NULL, **ips = NULL, **docker_dns = NULL, **docker_ips = NULL;
     static const char *const api_dns[] = {
-        "localhost", "control-plane.mkube.internal", "kubernetes", "kubernetes.default",
-        "kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
+        "localhost",
+        "control-plane.mkube.internal",
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        "kubernetes.default.svc.cluster.local",
     };
     static const char *const api_ips[] = {"127.0.0.1", "10.96.0.1", "10.0.0.1"};
     struct ca ca = {0};

@@ -31,11 +31,11 @@ struct mk_cert_req {
     const char *cert_path;
     const char *key_path;
     const char *cn;
-    const char *org;              /* subject O, or NULL */
-    const char *const *dns;       /* NULL-terminated DNS SANs, or NULL */
-    const char *const *ips;       /* NULL-terminated IPv4/IPv6 SANs, or NULL */
-    bool server;                  /* EKU serverAuth */
-    bool client;                  /* EKU clientAuth */
+    const char *org;        /* subject O, or NULL */
+    const char *const *dns; /* NULL-terminated DNS SANs, or NULL */
+    const char *const *ips; /* NULL-terminated IPv4/IPv6 SANs, or NULL */
+    bool server;            /* EKU serverAuth */
+    bool client;            /* EKU clientAuth */
 };
 
 /* Create certs_dir (0700) and ca.crt/ca.key in it unless a valid CA is there. */
@@ -43,8 +43,7 @@ int mk_pki_ensure_ca(const char *certs_dir, struct mk_error **err);
 
 /* Make sure req->cert_path holds a cert as requested, signed by the CA in
  * certs_dir (which must exist: call mk_pki_ensure_ca first). */
-int mk_pki_ensure_leaf(const char *certs_dir, const struct mk_cert_req *req,
-                       struct mk_error **err);
+int mk_pki_ensure_leaf(const char *certs_dir, const struct mk_cert_req *req, struct mk_error **err);
 
 /* Why an existing leaf would be regenerated ("" = it would be kept), or -1 when
  * the CA cannot be read. For `mkube status`-like diagnostics and tests. */

@@ -1,4 +1,5 @@
-/* yamltree.c - parse YAML into an ordered node tree and emit it back with libyaml (see yamltree.h). */
+/* yamltree.c - parse YAML into an ordered node tree and emit it back with libyaml (see yamltree.h).
+ */
 #include "yamltree.h"
 
 #include <stdlib.h>
@@ -146,9 +147,9 @@ bool mk_yaml_plain_is_special(const char *s)
     /* YAML 1.1 null/bool words (what go-yaml v2 and so kubectl resolve), and
      * anything that could read as a number, a timestamp or a merge key. */
     static const char *const words[] = {
-        "~",   "null", "Null", "NULL", "y",   "Y",   "yes",   "Yes",   "YES",  "n",   "N",
-        "no",  "No",   "NO",   "true", "True", "TRUE", "false", "False", "FALSE", "on", "On",
-        "ON",  "off",  "Off",  "OFF",  "<<",  "=",
+        "~",  "null", "Null", "NULL", "y",    "Y",    "yes",  "Yes",   "YES",   "n",
+        "N",  "no",   "No",   "NO",   "true", "True", "TRUE", "false", "False", "FALSE",
+        "on", "On",   "ON",   "off",  "Off",  "OFF",  "<<",   "=",
     };
     if (!*s)
         return true;
@@ -188,8 +189,7 @@ bool mk_yaml_is_null(const struct mk_yaml_node *node)
     if (node->tag)
         return strcmp(node->tag, "tag:yaml.org,2002:null") == 0;
     const char *v = node->value;
-    return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
-           !strcmp(v, "NULL");
+    return !*v || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL");
 }
 
 const char *mk_yaml_str(const struct mk_yaml_node *node)
@@ -298,8 +298,8 @@ static int parser_error(struct parser *ps, struct mk_error **err)
                             p->context, p->context_mark.line + 1);
     if (p->error == YAML_READER_ERROR)
         return mk_error_set(err, MK_EXIT_CONFIG, "byte %zu: %s", p->problem_offset, problem);
-    return mk_error_set(err, MK_EXIT_CONFIG, "line %zu: column %zu: %s",
-                        p->problem_mark.line + 1, p->problem_mark.column + 1, problem);
+    return mk_error_set(err, MK_EXIT_CONFIG, "line %zu: column %zu: %s", p->problem_mark.line + 1,
+                        p->problem_mark.column + 1, problem);
 }
 
 static int next_event(struct parser *ps, yaml_event_t *ev, struct mk_error **err)
@@ -516,8 +516,7 @@ cleanup:
     return ret;
 }
 
-int mk_yaml_parse(const char *data, size_t len, struct mk_yaml_node **root,
-                  struct mk_error **err)
+int mk_yaml_parse(const char *data, size_t len, struct mk_yaml_node **root, struct mk_error **err)
 {
     struct mk_yaml_node **docs = NULL;
     if (mk_yaml_parse_all(data, len, &docs, err) < 0)
@@ -579,8 +578,9 @@ static int emit_node(yaml_emitter_t *em, const struct mk_yaml_node *n, struct mk
                                      implicit, implicit, style_to(n->style));
         return emit_event(em, &ev, err);
     case MK_YAML_SEQUENCE:
-        yaml_sequence_start_event_initialize(
-            &ev, NULL, tag, implicit, n->flow ? YAML_FLOW_SEQUENCE_STYLE : YAML_BLOCK_SEQUENCE_STYLE);
+        yaml_sequence_start_event_initialize(&ev, NULL, tag, implicit,
+                                             n->flow ? YAML_FLOW_SEQUENCE_STYLE
+                                                     : YAML_BLOCK_SEQUENCE_STYLE);
         if (emit_event(em, &ev, err) < 0)
             return -1;
         for (size_t i = 0; i < n->n; i++)
@@ -603,8 +603,7 @@ static int emit_node(yaml_emitter_t *em, const struct mk_yaml_node *n, struct mk
     return mk_error_set(err, MK_EXIT_FAILURE, "cannot write yaml: bad node kind");
 }
 
-int mk_yaml_emit_all(struct mk_yaml_node *const *docs, struct mk_buf *out,
-                     struct mk_error **err)
+int mk_yaml_emit_all(struct mk_yaml_node *const *docs, struct mk_buf *out, struct mk_error **err)
 {
     yaml_emitter_t em;
     yaml_event_t ev;

@@ -40,15 +40,15 @@ struct mk_yaml_pair {
 
 struct mk_yaml_node {
     enum mk_yaml_kind kind;
-    char *tag;        /* explicit tag ("!!binary", "!foo"), or NULL when implicit */
-    unsigned line;    /* 1-based line where the node started (0 for built nodes) */
+    char *tag;     /* explicit tag ("!!binary", "!foo"), or NULL when implicit */
+    unsigned line; /* 1-based line where the node started (0 for built nodes) */
     /* scalar */
-    char *value;      /* NUL-terminated; value_len bytes (may hold NULs) */
+    char *value; /* NUL-terminated; value_len bytes (may hold NULs) */
     size_t value_len;
     enum mk_yaml_style style;
     /* sequence and mapping */
-    bool flow;        /* [a, b] / {k: v} rather than block style */
-    size_t n;         /* items (sequence) or pairs (mapping) */
+    bool flow; /* [a, b] / {k: v} rather than block style */
+    size_t n;  /* items (sequence) or pairs (mapping) */
     size_t alloc;
     struct mk_yaml_node **items;
     struct mk_yaml_pair *pairs;
@@ -56,8 +56,7 @@ struct mk_yaml_node {
 
 /* Parse exactly one document (an empty stream gives *root = NULL). Errors name
  * the place: "line 3: column 5: mapping values are not allowed in this context". */
-int mk_yaml_parse(const char *data, size_t len, struct mk_yaml_node **root,
-                  struct mk_error **err);
+int mk_yaml_parse(const char *data, size_t len, struct mk_yaml_node **root, struct mk_error **err);
 /* Parse every document of a stream into a NULL-terminated list (free with
  * mk_yaml_free_docs). Empty documents (a bare "---") are left out. */
 int mk_yaml_parse_all(const char *data, size_t len, struct mk_yaml_node ***docs,
@@ -67,8 +66,7 @@ int mk_yaml_parse_all(const char *data, size_t len, struct mk_yaml_node ***docs,
  * folding) and append it to out. */
 int mk_yaml_emit(const struct mk_yaml_node *root, struct mk_buf *out, struct mk_error **err);
 /* Emit a NULL-terminated list of documents separated by "---". */
-int mk_yaml_emit_all(struct mk_yaml_node *const *docs, struct mk_buf *out,
-                     struct mk_error **err);
+int mk_yaml_emit_all(struct mk_yaml_node *const *docs, struct mk_buf *out, struct mk_error **err);
 
 void mk_yaml_free(struct mk_yaml_node *node);
 void mk_yaml_freep(struct mk_yaml_node **node);

@@ -122,8 +122,8 @@ static json_t *view(const char *path)
     mk_autofree char *env_kc = xasprintf("KUBECONFIG=%s", path);
     char *const env[] = {env_kc, NULL};
     const char *argv[] = {kubectl, "config", "view", "--raw", "-o", "json", NULL};
-    struct mk_run_opts o = {.env = env, .capture_stdout = true, .capture_stderr = true,
-                            .timeout_ms = 60000};
+    struct mk_run_opts o = {
+        .env = env, .capture_stdout = true, .capture_stderr = true, .timeout_ms = 60000};
     struct mk_run_result r;
     mk_run_result_init(&r);
     mk_autoerror struct mk_error *err = NULL;
@@ -282,8 +282,8 @@ static void test_realworld(void **state)
     assert_int_equal(mk_yaml_parse(text, strlen(text), &root, &err), 0);
     struct mk_yaml_node *clusters = mk_yaml_map_get(root, "clusters");
     static const char *const order[] = {"gke_proj_europe-west1_prod",
-                                        "arn:aws:eks:eu-west-1:123456789012:cluster/staging",
-                                        "lab", "kind-kind", "mkube"};
+                                        "arn:aws:eks:eu-west-1:123456789012:cluster/staging", "lab",
+                                        "kind-kind", "mkube"};
     assert_int_equal(clusters->n, MK_ARRAY_SIZE(order));
     for (size_t i = 0; i < MK_ARRAY_SIZE(order); i++)
         assert_string_equal(mk_yaml_map_get_str(clusters->items[i], "name"), order[i]);
@@ -385,8 +385,8 @@ static void test_idempotent_and_status(void **state)
 
     assert_int_equal(mk_kubeconfig_status(f->config, "mkube", e.server, &s, &err), 0);
     assert_int_equal(s, MK_KUBECONFIG_CONFIGURED);
-    assert_int_equal(
-        mk_kubeconfig_status(f->config, "mkube", "https://127.0.0.1:32771/", &s, &err), 0);
+    assert_int_equal(mk_kubeconfig_status(f->config, "mkube", "https://127.0.0.1:32771/", &s, &err),
+                     0);
     assert_int_equal(s, MK_KUBECONFIG_CONFIGURED);
     assert_int_equal(mk_kubeconfig_status(f->config, "mkube", "https://127.0.0.1:1", &s, &err), 0);
     assert_int_equal(s, MK_KUBECONFIG_MISCONFIGURED);
@@ -537,8 +537,9 @@ static void test_kill9_writer(void **state)
     memset(blob, 'A', 4096);
     blob[4096] = '\0';
     for (int i = 0; i < 300; i++)
-        mk_buf_addf(&b, "- name: big%d\n  cluster:\n    server: https://127.0.0.1:%d\n"
-                        "    certificate-authority-data: %s\n",
+        mk_buf_addf(&b,
+                    "- name: big%d\n  cluster:\n    server: https://127.0.0.1:%d\n"
+                    "    certificate-authority-data: %s\n",
                     i, 1000 + i, blob);
     put(f->config, b.buf);
     mk_buf_release(&b);
@@ -576,8 +577,7 @@ static void test_kill9_writer(void **state)
         merge_ok(f->config, &e, false);
         assert_false(mk_path_exists(lock));
     }
-    print_message("kill -9 rounds: 12, writer killed holding the lock: %d\n",
-                  killed_holding_lock);
+    print_message("kill -9 rounds: 12, writer killed holding the lock: %d\n", killed_holding_lock);
     assert_int_equal(count_tmp_files(f->dir), 0); /* the last merge swept them */
     mk_autoerror struct mk_error *err = NULL;
     char *server = NULL;
@@ -650,7 +650,8 @@ static unsigned free_port(void)
 static bool port_open(unsigned port)
 {
     int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     bool ok = connect(s, (struct sockaddr *)&a, sizeof(a)) == 0;
     close(s);
@@ -662,8 +663,8 @@ static int kubectl_raw(const char *config, struct mk_run_result *r)
     mk_autofree char *env_kc = xasprintf("KUBECONFIG=%s", config);
     char *const env[] = {env_kc, NULL};
     const char *argv[] = {kubectl, "--request-timeout=20s", "get", "--raw", "/", NULL};
-    struct mk_run_opts o = {.env = env, .capture_stdout = true, .capture_stderr = true,
-                            .timeout_ms = 60000};
+    struct mk_run_opts o = {
+        .env = env, .capture_stdout = true, .capture_stderr = true, .timeout_ms = 60000};
     mk_run_result_init(r);
     mk_autoerror struct mk_error *err = NULL;
     if (mk_run(argv, &o, r, &err) < 0)
@@ -689,8 +690,21 @@ static void test_tls_end_to_end(void **state)
     unsigned port = free_port();
     mk_autofree char *accept = xasprintf("127.0.0.1:%u", port);
     mk_autofree char *log = xasprintf("%s/s_server.log", f->dir);
-    const char *argv[] = {"openssl", "s_server", "-accept", accept, "-cert", crt, "-key", key,
-                          "-CAfile", ca, "-Verify", "1", "-verify_return_error", "-www", NULL};
+    const char *argv[] = {"openssl",
+                          "s_server",
+                          "-accept",
+                          accept,
+                          "-cert",
+                          crt,
+                          "-key",
+                          key,
+                          "-CAfile",
+                          ca,
+                          "-Verify",
+                          "1",
+                          "-verify_return_error",
+                          "-www",
+                          NULL};
     struct mk_run_opts o = {.detach = true, .output_file = log};
     struct mk_run_result r;
     mk_run_result_init(&r);

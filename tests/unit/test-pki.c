@@ -164,11 +164,17 @@ static void test_profile_certs(void **state)
     mk_autofree char *v4 = OPENSSL_FAILS("verify", "-CAfile", ca, "-purpose", "sslserver", cl);
 
     mk_autofree char *san = OPENSSL("x509", "-in", api, "-noout", "-ext", "subjectAltName");
-    static const char *const want[] = {
-        "DNS:localhost", "DNS:control-plane.mkube.internal", "DNS:kubernetes",
-        "DNS:kubernetes.default", "DNS:kubernetes.default.svc",
-        "DNS:kubernetes.default.svc.cluster.local", "DNS:mkube", "IP Address:127.0.0.1",
-        "IP Address:10.96.0.1", "IP Address:10.0.0.1", "IP Address:10.0.2.15"};
+    static const char *const want[] = {"DNS:localhost",
+                                       "DNS:control-plane.mkube.internal",
+                                       "DNS:kubernetes",
+                                       "DNS:kubernetes.default",
+                                       "DNS:kubernetes.default.svc",
+                                       "DNS:kubernetes.default.svc.cluster.local",
+                                       "DNS:mkube",
+                                       "IP Address:127.0.0.1",
+                                       "IP Address:10.96.0.1",
+                                       "IP Address:10.0.0.1",
+                                       "IP Address:10.0.2.15"};
     for (size_t i = 0; i < MK_ARRAY_SIZE(want); i++)
         assert_contains(san, want[i]);
     mk_autofree char *svsan = OPENSSL("x509", "-in", sv, "-noout", "-ext", "subjectAltName");
@@ -279,12 +285,12 @@ static void test_regenerate_bad_leaves(void **state)
     free(why);
 
     /* expiring in 10 days, otherwise right */
-    mk_autofree char *o1 = OPENSSL("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
-                                   "-subj", "/CN=leaf", "-addext",
-                                   "subjectAltName=DNS:a.example,IP:127.0.0.1,IP:::1", "-addext",
-                                   "extendedKeyUsage=serverAuth", "-out", csr);
-    mk_autofree char *o2 = OPENSSL("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey,
-                                   "-days", "10", "-copy_extensions", "copy", "-out", crt);
+    mk_autofree char *o1 =
+        OPENSSL("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-subj", "/CN=leaf",
+                "-addext", "subjectAltName=DNS:a.example,IP:127.0.0.1,IP:::1", "-addext",
+                "extendedKeyUsage=serverAuth", "-out", csr);
+    mk_autofree char *o2 = OPENSSL("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey, "-days",
+                                   "10", "-copy_extensions", "copy", "-out", crt);
     assert_int_equal(mk_pki_check_leaf(f->certs, &req, &why, &err), 0);
     assert_string_equal(why, "expires within 30 days");
     free(why);
@@ -295,12 +301,12 @@ static void test_regenerate_bad_leaves(void **state)
     mk_autofree char *end = OPENSSL("x509", "-in", crt, "-noout", "-checkend", "31536000");
 
     /* the same cert for 400 days is kept, whatever tool made it */
-    mk_autofree char *o1b = OPENSSL("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                                    key, "-subj", "/CN=leaf", "-addext",
-                                    "subjectAltName=DNS:a.example,IP:127.0.0.1,IP:::1", "-addext",
-                                    "extendedKeyUsage=serverAuth", "-out", csr);
-    mk_autofree char *o3 = OPENSSL("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey,
-                                   "-days", "400", "-copy_extensions", "copy", "-out", crt);
+    mk_autofree char *o1b =
+        OPENSSL("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-subj", "/CN=leaf",
+                "-addext", "subjectAltName=DNS:a.example,IP:127.0.0.1,IP:::1", "-addext",
+                "extendedKeyUsage=serverAuth", "-out", csr);
+    mk_autofree char *o3 = OPENSSL("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey, "-days",
+                                   "400", "-copy_extensions", "copy", "-out", crt);
     mk_autofree char *kept = slurp(crt);
     assert_int_equal(mk_pki_check_leaf(f->certs, &req, &why, &err), 0);
     assert_string_equal(why, "");
@@ -460,7 +466,8 @@ static unsigned free_port(void)
 static bool port_open(unsigned port)
 {
     int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     bool ok = connect(s, (struct sockaddr *)&a, sizeof(a)) == 0;
     close(s);
@@ -474,8 +481,8 @@ static char *docker_version(const char *host, const char *cert_path)
     mk_autofree char *e2 = xasprintf("DOCKER_CERT_PATH=%s", cert_path);
     char *const env[] = {e1, e2, "DOCKER_TLS_VERIFY=1", NULL};
     const char *argv[] = {"docker", "version", NULL};
-    struct mk_run_opts o = {.env = env, .capture_stdout = true, .capture_stderr = true,
-                            .timeout_ms = 8000};
+    struct mk_run_opts o = {
+        .env = env, .capture_stdout = true, .capture_stderr = true, .timeout_ms = 8000};
     struct mk_run_result r;
     mk_run_result_init(&r);
     struct mk_error *err = NULL;
@@ -502,8 +509,21 @@ static void test_docker_tls(void **state)
     mk_autofree char *log = p(f->home, "s_server.log");
     unsigned port = free_port();
     mk_autofree char *accept = xasprintf("127.0.0.1:%u", port);
-    const char *argv[] = {"openssl", "s_server", "-accept", accept, "-cert", sv, "-key", sv_key,
-                          "-CAfile", ca, "-Verify", "1", "-verify_return_error", "-www", NULL};
+    const char *argv[] = {"openssl",
+                          "s_server",
+                          "-accept",
+                          accept,
+                          "-cert",
+                          sv,
+                          "-key",
+                          sv_key,
+                          "-CAfile",
+                          ca,
+                          "-Verify",
+                          "1",
+                          "-verify_return_error",
+                          "-www",
+                          NULL};
     struct mk_run_opts o = {.detach = true, .output_file = log};
     struct mk_run_result r;
     mk_run_result_init(&r);

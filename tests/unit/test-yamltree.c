@@ -222,10 +222,12 @@ static void test_empty_and_multi(void **state)
 static void test_string_quoting(void **state)
 {
     (void)state;
-    static const char *const values[] = {"true", "no", "On", "", "~", "null", "123", "0x1f",
-                                         "1e3", "-1", ".5", "2024-01-01", "<<", "hello",
-                                         "https://127.0.0.1:8443", "a: b", "- x", "#c", " lead",
-                                         "multi\nline", "Yes"};
+    static const char *const values[] = {
+        "true", "no",         "On",   "",      "~",
+        "null", "123",        "0x1f", "1e3",   "-1",
+        ".5",   "2024-01-01", "<<",   "hello", "https://127.0.0.1:8443",
+        "a: b", "- x",        "#c",   " lead", "multi\nline",
+        "Yes"};
     mk_autoyaml struct mk_yaml_node *map = mk_yaml_mapping();
     for (size_t i = 0; i < MK_ARRAY_SIZE(values); i++) {
         mk_autofree char *key = xasprintf("k%zu", i);
@@ -255,7 +257,7 @@ static void test_edits(void **state)
 {
     (void)state;
     mk_autoyaml struct mk_yaml_node *root = parse_ok("b: 1\na: 2\nc: [x, y, z]\n");
-    mk_yaml_map_set_str(root, "a", "two");     /* in place */
+    mk_yaml_map_set_str(root, "a", "two");          /* in place */
     mk_yaml_map_set(root, "d", mk_yaml_plain("4")); /* appended */
     assert_true(mk_yaml_map_remove(root, "b"));
     assert_false(mk_yaml_map_remove(root, "b"));
@@ -277,10 +279,10 @@ static void test_edits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip_exact), cmocka_unit_test(test_roundtrip_normalised),
+        cmocka_unit_test(test_roundtrip_exact),  cmocka_unit_test(test_roundtrip_normalised),
         cmocka_unit_test(test_anchors_expanded), cmocka_unit_test(test_alias_errors),
-        cmocka_unit_test(test_syntax_errors),   cmocka_unit_test(test_empty_and_multi),
-        cmocka_unit_test(test_string_quoting),  cmocka_unit_test(test_edits),
+        cmocka_unit_test(test_syntax_errors),    cmocka_unit_test(test_empty_and_multi),
+        cmocka_unit_test(test_string_quoting),   cmocka_unit_test(test_edits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
