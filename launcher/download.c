@@ -556,6 +556,7 @@ int mk_download(const char *url, const char *dest_path, const char *sha256_hex,
         return -1;
     mk_autofree char *lock_path = xasprintf("%s.lock", dest_path);
     mk_autofree char *part = xasprintf("%s.part", dest_path);
+    mk_autofree char *sum_path = xasprintf("%s.sha256", dest_path);
     __attribute__((cleanup(unlockp))) int lock_fd = -1;
     long long t_lock = now_ms();
     if (mk_lock(lock_path, o->lock_timeout_ms ? o->lock_timeout_ms : 3600 * 1000, &lock_fd,
@@ -591,6 +592,7 @@ int mk_download(const char *url, const char *dest_path, const char *sha256_hex,
             return 0;
         mk_warn("%s does not match its checksum: downloading it again", dest_path);
         unlink(dest_path);
+        unlink(sum_path);
     }
 
     struct progress pr = {.label = label, .mode = o->progress, .t0 = now_ms(),
@@ -613,6 +615,10 @@ int mk_download(const char *url, const char *dest_path, const char *sha256_hex,
         return mk_error_set(err, MK_EXIT_FAILURE,
                             "checksum mismatch for %s: expected %s, got %s", u, want, got);
     }
+    /* the digest beside the file, as in the build output (mkube.iso + mkube.iso.sha256) */
+    mk_autofree char *sum_line = xasprintf("%s  %s\n", got, label);
+    if (mk_write_file_atomic(sum_path, sum_line, strlen(sum_line), 0644, err) < 0)
+        return -1;
     if (rename(part, dest_path) < 0)
         return mk_error_errno(err, errno, "cannot move %s into place", part);
     if (lines) {

@@ -3,7 +3,8 @@
  * One call, mk_download(), serves file://, http://, https:// URLs and plain
  * paths. Bytes land in DEST.part (resumed with a Range request when a partial
  * file is there), are checked against a sha256, and are renamed into place, so
- * DEST only ever exists complete. DEST.lock serialises concurrent mkube
+ * DEST only ever exists complete; DEST.sha256 ("HEX  NAME") records its
+ * digest, like the build output does. DEST.lock serialises concurrent mkube
  * processes: the second one waits, then finds and verifies the finished file.
  * Progress is a redrawn bar on a terminal, one start and one finish line
  * otherwise. */

@@ -24,6 +24,7 @@
 
 #define DEFAULT_TIMEOUT_MS 30000
 #define CHUNK (256u * 1024u)
+#define STALL_MS (5 * 60 * 1000) /* a copy that makes no progress this long has failed */
 
 struct mk_ssh {
     ssh_session session;
@@ -516,6 +517,7 @@ static int channel_feed(struct mk_ssh *s, ssh_channel ch, struct chan_state *st,
 {
     mk_autofree char *chunk = f->fd >= 0 ? xmalloc(CHUNK) : NULL;
     size_t off = 0, have = 0;
+    long long last_progress = now_ms();
     for (;;) {
         if (f->fd >= 0 && off == have) {
             ssize_t n = read(f->fd, chunk, CHUNK);
@@ -541,6 +543,14 @@ static int channel_feed(struct mk_ssh *s, ssh_channel ch, struct chan_state *st,
             return lost(s, cmd, err);
         if (w <= 0 && gone)
             break; /* the command ended without reading everything: its status will tell */
+        if (w > 0) {
+            last_progress = now_ms();
+        } else if (now_ms() - last_progress > STALL_MS) {
+            mk_autofree char *label = cmd_label(cmd);
+            return mk_error_set(err, MK_EXIT_GUEST,
+                                "\"%s\" on %s stopped reading its input for %d s", label,
+                                s->where, STALL_MS / 1000);
+        }
         if (f->fd >= 0)
             off += (size_t)w;
         f->sent += (uint64_t)w;

@@ -80,7 +80,10 @@ int mk_ssh_run_logged(struct mk_ssh *s, const char *cmd, struct mk_buf *out, int
                       struct mk_error **err);
 
 /* Copy a local file / a buffer to remote_path with mode, streamed with bounded
- * memory. The file appears atomically (written beside it, then renamed). */
+ * memory (256 KiB chunks) over one exec channel running `cat` (SCP-like: full
+ * channel window, no SFTP round trip per block, no sftp-server needed). The
+ * remote directory is created; the file appears atomically (written beside
+ * it, then renamed). */
 int mk_ssh_copy(struct mk_ssh *s, const char *local_path, const char *remote_path, unsigned mode,
                 struct mk_error **err);
 int mk_ssh_write(struct mk_ssh *s, const void *data, size_t len, const char *remote_path,

@@ -338,6 +338,11 @@ static void test_http_download_and_cache(void **state)
     assert_same_as_data(dest);
     assert_int_equal(count(F_DATA), before + 1);
     assert_string_equal(last_range[F_DATA], "none");
+    mk_autobuf struct mk_buf sum = MK_BUF_INIT;
+    mk_autofree char *sum_path = xasprintf("%s.sha256", dest);
+    assert_int_equal(mk_read_file(sum_path, &sum, 0, NULL, &err), 0);
+    mk_autofree char *sum_want = xasprintf("%s  data.bin\n", data_sha);
+    assert_string_equal(sum.buf, sum_want);
     /* the second time is a cache hit: no request */
     assert_int_equal(mk_download(u, dest, data_sha, &quiet, &err), 0);
     assert_int_equal(count(F_DATA), before + 1);
