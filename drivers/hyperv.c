@@ -268,9 +268,11 @@ static int vm_state(const struct mk_machine *m, bool *exists, enum mk_vm_state *
     mk_autofree char *vm = vm_q(m);
     mk_autofree char *out = NULL;
     if (psf(&out, NULL, err,
-            "$vm = Hyper-V\\Get-VM -Name %s -ErrorAction SilentlyContinue\n"
+            "$vm = Hyper-V\\Get-VM -Name %s -ErrorAction SilentlyContinue -ErrorVariable gerr\n"
             "if ($vm) { $vm | Select-Object Name,"
-            "@{Name='State';Expression={[string]$_.State}} | ConvertTo-Json -Compress }",
+            "@{Name='State';Expression={[string]$_.State}} | ConvertTo-Json -Compress }\n"
+            "elseif ($gerr -and \"$($gerr[0].CategoryInfo.Category)\" -ne 'InvalidArgument') "
+            "{ throw $gerr[0] }",
             vm) < 0)
         return -1;
     if (mk_hv_parse_state(out, exists, st, raw) < 0)

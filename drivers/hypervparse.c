@@ -260,15 +260,19 @@ enum mk_hv_err mk_hv_classify_error(const char *t)
 {
     if (!t)
         return MK_HV_ERR_OTHER;
-    if (strstr(t, "unable to find a virtual machine with name") ||
-        strstr(t, "ObjectNotFound") )
-        return MK_HV_ERR_NOT_FOUND;
+    /* without rights Hyper-V says the object "was not found" (category
+     * ObjectNotFound): test for that before the real "unable to find" */
+    if (strstr(t, "encountered an error trying to access an object") ||
+        strstr(t, "required permission") || strstr(t, "UnauthorizedAccessException") ||
+        strstr(t, "Access is denied") || strstr(t, "PermissionDenied"))
+        return MK_HV_ERR_PERMISSION;
     if (strstr(t, "is not recognized as the name of a cmdlet") ||
         strstr(t, "CommandNotFoundException"))
         return MK_HV_ERR_NO_CMDLET;
-    if (strstr(t, "required permission") || strstr(t, "UnauthorizedAccessException") ||
-        strstr(t, "Access is denied") || strstr(t, "PermissionDenied"))
-        return MK_HV_ERR_PERMISSION;
+    /* the message is localized; the error id is not */
+    if (strstr(t, "unable to find a virtual machine with name") ||
+        strstr(t, "InvalidParameter,Microsoft.HyperV.PowerShell.Commands."))
+        return MK_HV_ERR_NOT_FOUND;
     return MK_HV_ERR_OTHER;
 }
 
