@@ -1,4 +1,4 @@
-/* download.c - libcurl downloads into the cache: .part + Range resume, sha256, lock, progress (see download.h). */
+/* download.c - libcurl downloads: .part + Range resume, sha256, lock, progress (download.h). */
 #include "download.h"
 
 #include <ctype.h>
@@ -123,14 +123,14 @@ struct progress {
 
 struct xfer {
     CURL *curl;
-    int fd;                  /* .part, or -1 when collecting into mem */
+    int fd; /* .part, or -1 when collecting into mem */
     struct mk_buf *mem;
     size_t mem_max;
     curl_off_t resume_from;
-    curl_off_t written;      /* bytes in the .part file */
+    curl_off_t written; /* bytes in the .part file */
     EVP_MD_CTX *md;
-    bool body_started;       /* first write of this response seen */
-    bool restart;            /* the server ignored or misread our Range */
+    bool body_started; /* first write of this response seen */
+    bool restart;      /* the server ignored or misread our Range */
     bool http_error;
     bool too_big;
     int write_errno;
@@ -153,8 +153,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
         while (i < len && spaces < 2)
             spaces += p[i++] == ' ';
         size_t rl = 0;
-        while (i + rl < len && p[i + rl] != '\r' && p[i + rl] != '\n' &&
-               rl + 1 < sizeof(x->reason))
+        while (i + rl < len && p[i + rl] != '\r' && p[i + rl] != '\n' && rl + 1 < sizeof(x->reason))
             rl++;
         memcpy(x->reason, p + i, rl);
         x->reason[rl] = '\0';
@@ -199,7 +198,8 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
                 x->written = 0;
                 x->pr->offset = 0;
             } else if (x->code != 206 || !x->have_range || x->range_start != x->resume_from) {
-                mk_debug(1, "download: unexpected answer to the Range request (%ld), retrying", x->code);
+                mk_debug(1, "download: unexpected answer to the Range request (%ld), retrying",
+                         x->code);
                 x->restart = true;
                 return 0;
             }
@@ -288,9 +288,12 @@ static CURL *new_handle(const char *url, struct xfer *x, const struct mk_downloa
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_USERAGENT, "mkube/" MKUBE_VERSION);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)(o && o->connect_timeout_s ? o->connect_timeout_s : 30));
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, o && o->low_speed_bytes ? o->low_speed_bytes : 1024L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)(o && o->low_speed_time_s ? o->low_speed_time_s : 60));
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT,
+                     (long)(o && o->connect_timeout_s ? o->connect_timeout_s : 30));
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT,
+                     o && o->low_speed_bytes ? o->low_speed_bytes : 1024L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
+                     (long)(o && o->low_speed_time_s ? o->low_speed_time_s : 60));
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
@@ -322,13 +325,13 @@ static int xfer_error(struct xfer *x, CURLcode rc, const char *url, const char *
         if (not_found)
             *not_found = code == 404 || code == 410;
         if (x->reason[0])
-            return mk_error_set(err, MK_EXIT_FAILURE, "cannot download %s: HTTP %ld %s", url,
-                                code, x->reason);
+            return mk_error_set(err, MK_EXIT_FAILURE, "cannot download %s: HTTP %ld %s", url, code,
+                                x->reason);
         return mk_error_set(err, MK_EXIT_FAILURE, "cannot download %s: HTTP %ld", url, code);
     }
     if (x->too_big)
-        return mk_error_set(err, MK_EXIT_FAILURE, "cannot download %s: larger than %zu bytes",
-                            url, x->mem_max);
+        return mk_error_set(err, MK_EXIT_FAILURE, "cannot download %s: larger than %zu bytes", url,
+                            x->mem_max);
     if (rc == CURLE_FILE_COULDNT_READ_FILE && not_found)
         *not_found = true;
     mk_autofree char *why = lower_first(*errbuf ? errbuf : curl_easy_strerror(rc));
@@ -559,8 +562,8 @@ int mk_download(const char *url, const char *dest_path, const char *sha256_hex,
     mk_autofree char *sum_path = xasprintf("%s.sha256", dest_path);
     __attribute__((cleanup(unlockp))) int lock_fd = -1;
     long long t_lock = now_ms();
-    if (mk_lock(lock_path, o->lock_timeout_ms ? o->lock_timeout_ms : 3600 * 1000, &lock_fd,
-                err) < 0)
+    if (mk_lock(lock_path, o->lock_timeout_ms ? o->lock_timeout_ms : 3600 * 1000, &lock_fd, err) <
+        0)
         return mk_error_wrap(err, "cannot download %s", label);
     if (now_ms() - t_lock > 200)
         mk_debug(1, "download: waited %lld ms for another download of %s", now_ms() - t_lock,
@@ -595,7 +598,9 @@ int mk_download(const char *url, const char *dest_path, const char *sha256_hex,
         unlink(sum_path);
     }
 
-    struct progress pr = {.label = label, .mode = o->progress, .t0 = now_ms(),
+    struct progress pr = {.label = label,
+                          .mode = o->progress,
+                          .t0 = now_ms(),
                           .tty = isatty(2) && !mk_streq(getenv("TERM"), "dumb")};
     bool lines = o->progress != MK_PROGRESS_NONE && !(pr.tty && o->progress == MK_PROGRESS_AUTO);
     if (lines)
@@ -612,8 +617,8 @@ int mk_download(const char *url, const char *dest_path, const char *sha256_hex,
     }
     if (*want && strcmp(got, want) != 0) {
         unlink(part);
-        return mk_error_set(err, MK_EXIT_FAILURE,
-                            "checksum mismatch for %s: expected %s, got %s", u, want, got);
+        return mk_error_set(err, MK_EXIT_FAILURE, "checksum mismatch for %s: expected %s, got %s",
+                            u, want, got);
     }
     /* the digest beside the file, as in the build output (mkube.iso + mkube.iso.sha256) */
     mk_autofree char *sum_line = xasprintf("%s  %s\n", got, label);

@@ -1,4 +1,4 @@
-/* download.h - fetch the image and the bundle into the cache (libcurl): sha256, resume, lock, progress.
+/* download.h - fetch the image and the bundle into the cache (libcurl).
  *
  * One call, mk_download(), serves file://, http://, https:// URLs and plain
  * paths. Bytes land in DEST.part (resumed with a Range request when a partial
@@ -24,12 +24,12 @@ enum mk_progress {
 };
 
 struct mk_download_opts {
-    const char *label;        /* name shown in progress lines; default: basename of dest */
+    const char *label; /* name shown in progress lines; default: basename of dest */
     enum mk_progress progress;
-    int connect_timeout_s;    /* 0 = 30 */
-    long low_speed_bytes;     /* abort when slower than this ... (0 = 1024 bytes/s) */
-    int low_speed_time_s;     /* ... for this long (0 = 60 s) */
-    int lock_timeout_ms;      /* wait for another download of dest; 0 = 1 hour, <0 = forever */
+    int connect_timeout_s; /* 0 = 30 */
+    long low_speed_bytes;  /* abort when slower than this ... (0 = 1024 bytes/s) */
+    int low_speed_time_s;  /* ... for this long (0 = 60 s) */
+    int lock_timeout_ms;   /* wait for another download of dest; 0 = 1 hour, <0 = forever */
 };
 
 /* Make dest_path a verified copy of url. sha256_hex (64 hex chars) is the

@@ -1,37 +1,24 @@
-/* ssh.c - libssh client for the guest: keys, trust on first use, commands, streamed copies (see ssh.h). */
+/* ssh.c - libssh client for the guest: keys, TOFU host keys, commands, streamed copies. */
 #include "ssh.h"
+#include "ssh-internal.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <libssh/callbacks.h>
-#include <libssh/libssh.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "fsutil.h"
 #include "log.h"
-#include "run.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
 #define CHUNK (256u * 1024u)
 #define STALL_MS (5 * 60 * 1000) /* a copy that makes no progress this long has failed */
-
-struct mk_ssh {
-    ssh_session session;
-    char *user;
-    char *where; /* "user@host:port" for messages */
-    int timeout_ms;
-};
 
 static long long now_ms(void)
 {
@@ -82,8 +69,8 @@ static char *pubkey_line(ssh_key key, struct mk_error **err)
         mk_error_set(err, MK_EXIT_FAILURE, "cannot encode the public key");
         return NULL;
     }
-    char *line = xasprintf("%s %s %s", ssh_key_type_to_char(ssh_key_type(key)), b64,
-                           MK_SSH_KEY_COMMENT);
+    char *line =
+        xasprintf("%s %s %s", ssh_key_type_to_char(ssh_key_type(key)), b64, MK_SSH_KEY_COMMENT);
     ssh_string_free_char(b64);
     return line;
 }
@@ -196,8 +183,9 @@ static int verify_host_key(ssh_session ss, const struct mk_ssh_target *t, const 
             mk_error_set(err, MK_EXIT_GUEST,
                          "the SSH host key of %s changed since it was stored in %s", where,
                          t->known_hosts_path);
-            mk_error_hint(err, "if the guest was rebuilt on purpose, delete %s and retry; "
-                               "otherwise something else answers on port %u",
+            mk_error_hint(err,
+                          "if the guest was rebuilt on purpose, delete %s and retry; "
+                          "otherwise something else answers on port %u",
                           t->known_hosts_path, t->port);
             return -CONN_FATAL;
         }
@@ -245,7 +233,8 @@ static struct mk_ssh *try_connect(const struct mk_ssh_target *t, int timeout_ms,
     int port = (int)t->port;
     bool no = false;
     int verbosity = SSH_LOG_NOLOG;
-    ssh_options_set(ss, SSH_OPTIONS_PROCESS_CONFIG, &no); /* the user's ~/.ssh/config must not steer us */
+    ssh_options_set(ss, SSH_OPTIONS_PROCESS_CONFIG,
+                    &no); /* the user's ~/.ssh/config must not steer us */
     ssh_options_set(ss, SSH_OPTIONS_HOST, t->host);
     ssh_options_set(ss, SSH_OPTIONS_PORT, &port);
     ssh_options_set(ss, SSH_OPTIONS_USER, t->user);
@@ -270,8 +259,8 @@ static struct mk_ssh *try_connect(const struct mk_ssh_target *t, int timeout_ms,
     if (rc != SSH_AUTH_SUCCESS) {
         mk_autofree char *why = lower_first(ssh_get_error(ss));
         if (rc == SSH_AUTH_DENIED || rc == SSH_AUTH_PARTIAL)
-            mk_error_set(err, MK_EXIT_GUEST, "cannot log in to %s: the key %s was refused",
-                         where, t->key_path);
+            mk_error_set(err, MK_EXIT_GUEST, "cannot log in to %s: the key %s was refused", where,
+                         t->key_path);
         else
             mk_error_set(err, MK_EXIT_GUEST, "cannot log in to %s: %s", where, why);
         *fail = CONN_RETRY; /* early in boot the key may not be installed yet */
@@ -384,22 +373,15 @@ void mk_ssh_closep(struct mk_ssh **s)
 
 /* ---- commands ---- */
 
-struct chan_state {
-    mk_ssh_output_fn fn;
-    void *data;
-    int status;
-    bool have_status;
-    bool eof;
-    bool closed;
-    bool aborted;
-};
-
 static int signal_number(const char *name)
 {
-    static const struct { const char *n; int v; } sigs[] = {
-        {"HUP", 1}, {"INT", 2}, {"QUIT", 3}, {"ILL", 4}, {"ABRT", 6}, {"FPE", 8},
-        {"KILL", 9}, {"USR1", 10}, {"SEGV", 11}, {"USR2", 12}, {"PIPE", 13}, {"ALRM", 14},
-        {"TERM", 15},
+    static const struct {
+        const char *n;
+        int v;
+    } sigs[] = {
+        {"HUP", 1},   {"INT", 2},   {"QUIT", 3},  {"ILL", 4},   {"ABRT", 6},
+        {"FPE", 8},   {"KILL", 9},  {"USR1", 10}, {"SEGV", 11}, {"USR2", 12},
+        {"PIPE", 13}, {"ALRM", 14}, {"TERM", 15},
     };
     for (size_t i = 0; name && i < MK_ARRAY_SIZE(sigs); i++)
         if (strcmp(sigs[i].n, name) == 0)
@@ -410,7 +392,7 @@ static int signal_number(const char *name)
 static int on_data(ssh_session ss, ssh_channel ch, void *data, uint32_t len, int is_stderr,
                    void *ud)
 {
-    struct chan_state *st = ud;
+    struct mk_ssh_chan_state *st = ud;
     if (st->fn && !st->aborted && st->fn(st->data, is_stderr != 0, data, len) != 0)
         st->aborted = true;
     return (int)len;
@@ -418,17 +400,17 @@ static int on_data(ssh_session ss, ssh_channel ch, void *data, uint32_t len, int
 
 static void on_eof(ssh_session ss, ssh_channel ch, void *ud)
 {
-    ((struct chan_state *)ud)->eof = true;
+    ((struct mk_ssh_chan_state *)ud)->eof = true;
 }
 
 static void on_close(ssh_session ss, ssh_channel ch, void *ud)
 {
-    ((struct chan_state *)ud)->closed = true;
+    ((struct mk_ssh_chan_state *)ud)->closed = true;
 }
 
 static void on_exit_status(ssh_session ss, ssh_channel ch, int status, void *ud)
 {
-    struct chan_state *st = ud;
+    struct mk_ssh_chan_state *st = ud;
     st->status = status;
     st->have_status = true;
 }
@@ -436,21 +418,12 @@ static void on_exit_status(ssh_session ss, ssh_channel ch, int status, void *ud)
 static void on_exit_signal(ssh_session ss, ssh_channel ch, const char *sig, int core,
                            const char *errmsg, const char *lang, void *ud)
 {
-    struct chan_state *st = ud;
+    struct mk_ssh_chan_state *st = ud;
     st->status = 128 + signal_number(sig);
     st->have_status = true;
 }
 
-/* A session channel with our callbacks. The callbacks are removed before the
- * channel is freed: libssh keeps a locally freed channel until the remote
- * closes it too, and must not call back into a finished stack frame. */
-struct chan {
-    ssh_channel ch;
-    struct ssh_channel_callbacks_struct cb;
-    struct chan_state st;
-};
-
-static int chan_open(struct mk_ssh *s, struct chan *c, mk_ssh_output_fn fn, void *data)
+int mk_ssh_chan_open(struct mk_ssh *s, struct mk_ssh_chan *c, mk_ssh_output_fn fn, void *data)
 {
     memset(c, 0, sizeof(*c));
     c->st.fn = fn;
@@ -470,7 +443,7 @@ static int chan_open(struct mk_ssh *s, struct chan *c, mk_ssh_output_fn fn, void
     return ssh_channel_open_session(c->ch) == SSH_OK ? 0 : -1;
 }
 
-static void chan_release(struct chan *c)
+void mk_ssh_chan_release(struct mk_ssh_chan *c)
 {
     if (!c->ch)
         return;
@@ -479,15 +452,11 @@ static void chan_release(struct chan *c)
     ssh_channel_free(c->ch);
     c->ch = NULL;
 }
-#define autochan __attribute__((cleanup(chan_release)))
-
-static void event_freep(ssh_event *ev)
+void mk_ssh_event_freep(ssh_event *ev)
 {
     if (*ev)
         ssh_event_free(*ev);
 }
-#define autoevent __attribute__((cleanup(event_freep)))
-
 /* A short form of a command for messages. */
 static char *cmd_label(const char *cmd)
 {
@@ -497,7 +466,7 @@ static char *cmd_label(const char *cmd)
     return n < strlen(cmd) ? xasprintf("%.*s...", (int)n, cmd) : xstrdup(cmd);
 }
 
-static int lost(struct mk_ssh *s, const char *cmd, struct mk_error **err)
+int mk_ssh_lost(struct mk_ssh *s, const char *cmd, struct mk_error **err)
 {
     mk_autofree char *why = lower_first(ssh_get_error(s->session));
     mk_autofree char *label = cmd_label(cmd);
@@ -512,8 +481,8 @@ struct feed {
     uint64_t sent;
 };
 
-static int channel_feed(struct mk_ssh *s, ssh_channel ch, struct chan_state *st, struct feed *f,
-                        long long deadline, const char *cmd, struct mk_error **err)
+static int channel_feed(struct mk_ssh *s, ssh_channel ch, struct mk_ssh_chan_state *st,
+                        struct feed *f, long long deadline, const char *cmd, struct mk_error **err)
 {
     mk_autofree char *chunk = f->fd >= 0 ? xmalloc(CHUNK) : NULL;
     size_t off = 0, have = 0;
@@ -540,7 +509,7 @@ static int channel_feed(struct mk_ssh *s, ssh_channel ch, struct chan_state *st,
         int w = ssh_channel_write(ch, p, (uint32_t)want);
         bool gone = st->closed || st->eof || ssh_channel_is_closed(ch);
         if (w == SSH_ERROR && !(gone && ssh_is_connected(s->session)))
-            return lost(s, cmd, err);
+            return mk_ssh_lost(s, cmd, err);
         if (w <= 0 && gone)
             break; /* the command ended without reading everything: its status will tell */
         if (w > 0) {
@@ -548,8 +517,8 @@ static int channel_feed(struct mk_ssh *s, ssh_channel ch, struct chan_state *st,
         } else if (now_ms() - last_progress > STALL_MS) {
             mk_autofree char *label = cmd_label(cmd);
             return mk_error_set(err, MK_EXIT_GUEST,
-                                "\"%s\" on %s stopped reading its input for %d s", label,
-                                s->where, STALL_MS / 1000);
+                                "\"%s\" on %s stopped reading its input for %d s", label, s->where,
+                                STALL_MS / 1000);
         }
         if (f->fd >= 0)
             off += (size_t)w;
@@ -567,15 +536,15 @@ static int run_channel(struct mk_ssh *s, const char *cmd, struct feed *f, mk_ssh
     mk_autofree char *label = cmd_label(cmd);
     mk_debug(3, "ssh %s: %s", s->where, cmd);
     long long deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
-    autochan struct chan c;
-    if (chan_open(s, &c, fn, data) < 0 || ssh_channel_request_exec(c.ch, cmd) != SSH_OK)
-        return lost(s, cmd, err);
+    mk_autochan struct mk_ssh_chan c;
+    if (mk_ssh_chan_open(s, &c, fn, data) < 0 || ssh_channel_request_exec(c.ch, cmd) != SSH_OK)
+        return mk_ssh_lost(s, cmd, err);
     if (f && channel_feed(s, c.ch, &c.st, f, deadline, cmd, err) < 0)
         return -1;
     if (!c.st.closed && !ssh_channel_is_closed(c.ch))
         ssh_channel_send_eof(c.ch);
 
-    autoevent ssh_event ev = ssh_event_new();
+    mk_autoevent ssh_event ev = ssh_event_new();
     if (!ev || ssh_event_add_session(ev, s->session) != SSH_OK)
         return mk_error_set(err, MK_EXIT_FAILURE, "cannot poll the SSH connection");
     while (!c.st.closed && !(c.st.eof && c.st.have_status) && !c.st.aborted) {
@@ -588,15 +557,15 @@ static int run_channel(struct mk_ssh *s, const char *cmd, struct feed *f, mk_ssh
         if (ssh_event_dopoll(ev, 200) == SSH_ERROR ||
             ssh_get_status(s->session) & (SSH_CLOSED | SSH_CLOSED_ERROR)) {
             ssh_event_remove_session(ev, s->session);
-            return lost(s, cmd, err);
+            return mk_ssh_lost(s, cmd, err);
         }
     }
     ssh_event_remove_session(ev, s->session);
     if (c.st.aborted)
         return mk_error_set(err, MK_EXIT_GUEST, "\"%s\" on %s was aborted", label, s->where);
     if (!c.st.have_status)
-        return mk_error_set(err, MK_EXIT_GUEST, "\"%s\" on %s ended without an exit status",
-                            label, s->where);
+        return mk_error_set(err, MK_EXIT_GUEST, "\"%s\" on %s ended without an exit status", label,
+                            s->where);
     *exit_status = c.st.status;
     return 0;
 }
@@ -733,14 +702,14 @@ static int upload(struct mk_ssh *s, struct feed *f, const char *remote_path, uns
 {
     mk_autofree char *dir_copy = xstrdup(remote_path);
     mk_autofree char *qdir = mk_ssh_quote(dirname(dir_copy));
-    mk_autofree char *tmp = xasprintf("%s.mkube-%ld-%u", remote_path, (long)getpid(),
-                                      ++upload_counter);
+    mk_autofree char *tmp =
+        xasprintf("%s.mkube-%ld-%u", remote_path, (long)getpid(), ++upload_counter);
     mk_autofree char *qtmp = mk_ssh_quote(tmp);
     mk_autofree char *qdst = mk_ssh_quote(remote_path);
-    mk_autofree char *cmd = xasprintf(
-        "umask 077 && mkdir -p %s && cat > %s && chmod %04o %s && mv -f %s %s || "
-        "{ rc=$?; rm -f %s; exit $rc; }",
-        qdir, qtmp, mode & 07777, qtmp, qtmp, qdst, qtmp);
+    mk_autofree char *cmd =
+        xasprintf("umask 077 && mkdir -p %s && cat > %s && chmod %04o %s && mv -f %s %s || "
+                  "{ rc=$?; rm -f %s; exit $rc; }",
+                  qdir, qtmp, mode & 07777, qtmp, qtmp, qdst, qtmp);
     mk_autobuf struct mk_buf errb = MK_BUF_INIT;
     struct collect c = {NULL, &errb};
     int status = -1;
@@ -753,8 +722,8 @@ static int upload(struct mk_ssh *s, struct feed *f, const char *remote_path, uns
                             s->where, *why ? why : "the remote side failed");
     }
     long long dt = now_ms() - t0;
-    mk_debug(2, "ssh: copied %llu bytes to %s in %lld ms", (unsigned long long)f->sent,
-             remote_path, dt);
+    mk_debug(2, "ssh: copied %llu bytes to %s in %lld ms", (unsigned long long)f->sent, remote_path,
+             dt);
     return 0;
 }
 
@@ -785,8 +754,8 @@ static int sudo_install(struct mk_ssh *s, const char *tmp, const char *remote_pa
     mk_autofree char *qtmp = mk_ssh_quote(tmp);
     mk_autofree char *qdst = mk_ssh_quote(remote_path);
     mk_autofree char *cmd =
-        xasprintf("%smkdir -p %s && %sinstall -m %04o %s %s; rc=$?; rm -f %s; exit $rc", sudo,
-                  qdir, sudo, mode & 07777, qtmp, qdst, qtmp);
+        xasprintf("%smkdir -p %s && %sinstall -m %04o %s %s; rc=$?; rm -f %s; exit $rc", sudo, qdir,
+                  sudo, mode & 07777, qtmp, qdst, qtmp);
     if (mk_ssh_run_check(s, cmd, NULL, 0, NULL, s->timeout_ms * 4, err) < 0)
         return mk_error_wrap(err, "cannot install %s", remote_path);
     return 0;
@@ -808,171 +777,4 @@ int mk_ssh_sudo_copy(struct mk_ssh *s, const char *local_path, const char *remot
     if (mk_ssh_copy(s, local_path, tmp, 0600, err) < 0)
         return -1;
     return sudo_install(s, tmp, remote_path, mode, err);
-}
-
-/* ---- interactive ---- */
-
-/* Arguments joined with spaces, as the ssh client does: `mkube ssh 'a | b'` works. */
-static char *join_cmd(const char *const *argv)
-{
-    struct mk_buf b = MK_BUF_INIT;
-    for (size_t i = 0; argv && argv[i]; i++) {
-        if (i)
-            mk_buf_adds(&b, " ");
-        mk_buf_adds(&b, argv[i]);
-    }
-    return mk_buf_detach(&b);
-}
-
-static volatile sig_atomic_t winch;
-
-static void on_winch(int sig)
-{
-    winch = 1;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static int term_fn(void *data, bool is_stderr, const char *chunk, size_t len)
-{
-    (void)write_all(is_stderr ? 2 : 1, chunk, len);
-    return 0;
-}
-
-int mk_ssh_interactive_native(const struct mk_ssh_target *t, const char *const *cmd_argv,
-                              struct mk_error **err)
-{
-    mk_autossh struct mk_ssh *s = mk_ssh_connect_target(t, 0, err);
-    if (!s)
-        return -1;
-    mk_autofree char *cmd = join_cmd(cmd_argv);
-    bool tty = isatty(0);
-    autochan struct chan c;
-    if (chan_open(s, &c, term_fn, NULL) < 0)
-        return lost(s, cmd, err);
-    ssh_channel ch = c.ch;
-    struct chan_state *st = &c.st;
-    struct termios saved;
-    bool raw = false;
-    struct sigaction old_winch;
-    if (tty) {
-        struct winsize ws = {.ws_col = 80, .ws_row = 24};
-        ioctl(0, TIOCGWINSZ, &ws);
-        const char *term = getenv("TERM");
-        if (ssh_channel_request_pty_size(ch, term && *term ? term : "xterm", ws.ws_col,
-                                         ws.ws_row) != SSH_OK)
-            return lost(s, cmd, err);
-    }
-    int r = *cmd ? ssh_channel_request_exec(ch, cmd) : ssh_channel_request_shell(ch);
-    if (r != SSH_OK)
-        return lost(s, cmd, err);
-    if (tty && tcgetattr(0, &saved) == 0) {
-        struct termios rawt = saved;
-        cfmakeraw(&rawt);
-        raw = tcsetattr(0, TCSADRAIN, &rawt) == 0;
-        struct sigaction sa = {.sa_handler = on_winch};
-        sigaction(SIGWINCH, &sa, &old_winch);
-    }
-    int rc = -1;
-    autoevent ssh_event ev = ssh_event_new();
-    if (!ev || ssh_event_add_session(ev, s->session) != SSH_OK) {
-        mk_error_set(err, MK_EXIT_FAILURE, "cannot poll the SSH connection");
-        goto cleanup;
-    }
-    bool in_open = true;
-    char buf[4096];
-    while (!st->closed && !(st->eof && st->have_status)) {
-        if (winch) {
-            winch = 0;
-            struct winsize ws;
-            if (ioctl(0, TIOCGWINSZ, &ws) == 0)
-                ssh_channel_change_pty_size(ch, ws.ws_col, ws.ws_row);
-        }
-        struct pollfd p[2] = {{.fd = ssh_get_fd(s->session), .events = POLLIN},
-                              {.fd = 0, .events = POLLIN}};
-        if (poll(p, in_open ? 2 : 1, 200) < 0 && errno != EINTR)
-            break;
-        if (in_open && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-            ssize_t n = read(0, buf, sizeof(buf));
-            if (n > 0) {
-                if (ssh_channel_write(ch, buf, (uint32_t)n) == SSH_ERROR)
-                    break;
-            } else if (n == 0 || errno != EINTR) {
-                in_open = false;
-                ssh_channel_send_eof(ch);
-            }
-        }
-        if (ssh_event_dopoll(ev, 0) == SSH_ERROR ||
-            ssh_get_status(s->session) & (SSH_CLOSED | SSH_CLOSED_ERROR))
-            break;
-    }
-    ssh_event_remove_session(ev, s->session);
-    if (!st->have_status) {
-        lost(s, cmd, err);
-        goto cleanup;
-    }
-    rc = st->status;
-cleanup:
-    if (raw) {
-        tcsetattr(0, TCSADRAIN, &saved);
-        sigaction(SIGWINCH, &old_winch, NULL);
-    }
-    return rc;
-}
-
-int mk_ssh_interactive(const char *host, unsigned port, const char *user, const char *key_path,
-                       const char *known_hosts_path, const char *const *cmd_argv,
-                       struct mk_error **err)
-{
-    struct mk_ssh_target t = {host, port, user, key_path, known_hosts_path, false};
-    if (!mk_run_have("ssh"))
-        return mk_ssh_interactive_native(&t, cmd_argv, err);
-    /* the options minikube passes to the system client, with our own known_hosts */
-    mk_autofree char *port_s = xasprintf("%u", port);
-    mk_autofree char *dest = xasprintf("%s@%s", user, host);
-    mk_autofree char *khopt = xasprintf("UserKnownHostsFile=%s", known_hosts_path);
-    const char *fixed[] = {
-        "ssh", "-F", "/dev/null", "-o", "ConnectionAttempts=3", "-o", "ConnectTimeout=10",
-        "-o", "ControlMaster=no", "-o", "ControlPath=none", "-o", "LogLevel=quiet",
-        "-o", "PasswordAuthentication=no", "-o", "ServerAliveInterval=60",
-        "-o", "StrictHostKeyChecking=accept-new", "-o", khopt,
-        "-o", "GlobalKnownHostsFile=/dev/null", "-o", "IdentitiesOnly=yes",
-        "-i", key_path, "-p", port_s,
-    };
-    size_t ncmd = 0;
-    while (cmd_argv && cmd_argv[ncmd])
-        ncmd++;
-    const char **argv = xcalloc(MK_ARRAY_SIZE(fixed) + ncmd + 4, sizeof(*argv));
-    size_t n = 0;
-    for (size_t i = 0; i < MK_ARRAY_SIZE(fixed); i++)
-        argv[n++] = fixed[i];
-    if (ncmd && isatty(0))
-        argv[n++] = "-t";
-    argv[n++] = dest;
-    if (ncmd)
-        argv[n++] = "--";
-    for (size_t i = 0; i < ncmd; i++)
-        argv[n++] = cmd_argv[i];
-    argv[n] = NULL;
-    struct mk_run_opts o = {.inherit_stdin = true};
-    struct mk_run_result res;
-    mk_run_result_init(&res);
-    int rc = mk_run(argv, &o, &res, err);
-    free(argv);
-    if (rc == 0)
-        rc = res.status;
-    mk_run_result_release(&res);
-    return rc;
 }

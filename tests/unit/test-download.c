@@ -1,4 +1,4 @@
-/* test-download.c - the libcurl download module against file:// and a Range-aware HTTP server on 127.0.0.1 in this test. */
+/* test-download.c - downloads from file:// and from a Range-aware HTTP server on 127.0.0.1. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -215,14 +215,14 @@ static int setup(void **state)
     sha_of(p, data_sha);
     mk_autofree char *sidecar = xasprintf("%s  data2.bin\n", data_sha);
     files[F_DATA_SHA] = (struct srv_file){"/data2.bin.sha256", xstrdup(sidecar), strlen(sidecar)};
-    files[F_NORANGE] = (struct srv_file){"/norange.bin", make_data(3u << 20, 1), 3u << 20,
-                                         .ignore_range = true};
-    files[F_BADRANGE] = (struct srv_file){"/badrange.bin", make_data(3u << 20, 1), 3u << 20,
-                                          .bad_range = true};
-    files[F_SLOW] = (struct srv_file){"/slow.bin", make_data(3u << 20, 1), 3u << 20,
-                                      .delay_ms = 1500};
-    files[F_STALL] = (struct srv_file){"/stall.bin", make_data(3u << 20, 1), 3u << 20,
-                                       .stall = true};
+    files[F_NORANGE] =
+        (struct srv_file){"/norange.bin", make_data(3u << 20, 1), 3u << 20, .ignore_range = true};
+    files[F_BADRANGE] =
+        (struct srv_file){"/badrange.bin", make_data(3u << 20, 1), 3u << 20, .bad_range = true};
+    files[F_SLOW] =
+        (struct srv_file){"/slow.bin", make_data(3u << 20, 1), 3u << 20, .delay_ms = 1500};
+    files[F_STALL] =
+        (struct srv_file){"/stall.bin", make_data(3u << 20, 1), 3u << 20, .stall = true};
     listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t l = sizeof(a);
@@ -282,7 +282,8 @@ static void test_file_url_with_sha(void **state)
     /* upper-case checksums are fine, malformed ones are not */
     char upper[65];
     for (int i = 0; i < 65; i++)
-        upper[i] = (char)(data_sha[i] >= 'a' && data_sha[i] <= 'f' ? data_sha[i] - 32 : data_sha[i]);
+        upper[i] =
+            (char)(data_sha[i] >= 'a' && data_sha[i] <= 'f' ? data_sha[i] - 32 : data_sha[i]);
     assert_int_equal(mk_download(src, dest, upper, &quiet, &err), 0);
     assert_int_equal(mk_download(src, dest, "abc", &quiet, &err), -1);
     assert_int_equal(err->code, MK_EXIT_USAGE);
@@ -524,8 +525,8 @@ static void test_errors(void **state)
     /* a server that goes silent mid-way: the low-speed limit ends it */
     mk_autofree char *u4 = url_of("/stall.bin");
     mk_autofree char *dest4 = tmp_path("cache/err/stall.bin");
-    struct mk_download_opts o = {.progress = MK_PROGRESS_NONE, .low_speed_bytes = 1000,
-                                 .low_speed_time_s = 1};
+    struct mk_download_opts o = {
+        .progress = MK_PROGRESS_NONE, .low_speed_bytes = 1000, .low_speed_time_s = 1};
     long long t0 = now_ms();
     assert_int_equal(mk_download(u4, dest4, sha, &o, &err), -1);
     assert_true(now_ms() - t0 < 3900);
@@ -591,7 +592,8 @@ static void test_progress(void **state)
     int redraws = 0;
     for (const char *p = tty; *p; p++)
         redraws += *p == '\r' && p[1] != '\n';
-    assert_non_null(strstr(tty, "   > mkube.iso: 3.0 MiB / 3.0 MiB [==============================] 100%"));
+    assert_non_null(
+        strstr(tty, "   > mkube.iso: 3.0 MiB / 3.0 MiB [==============================] 100%"));
     assert_non_null(strstr(tty, "MiB / 3.0 MiB [="));
     assert_true(redraws >= 3);
     assert_true(redraws <= dt / 100 + 3);

@@ -1,4 +1,4 @@
-/* test-ssh.c - the libssh module against a real OpenSSH sshd on 127.0.0.1 started by this test. */
+/* test-ssh.c - the libssh module against a real sshd on 127.0.0.1 started by this test. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -31,10 +31,10 @@ static unsigned port;
 static pid_t sshd_pid = -1;
 static bool have_sshd;
 
-#define NEED_SSHD()                                                                              \
-    do {                                                                                         \
-        if (!have_sshd)                                                                          \
-            skip();                                                                              \
+#define NEED_SSHD()                                                                                \
+    do {                                                                                           \
+        if (!have_sshd)                                                                            \
+            skip();                                                                                \
     } while (0)
 
 static long long now_ms(void)
@@ -77,12 +77,12 @@ static pid_t start_sshd(unsigned p, const char *key_name, int delay_s)
     mk_autofree char *hk = path_in(key_name);
     mk_autofree char *cfg = path_in("sshd_config");
     mk_autofree char *ak = xasprintf("%s.pub", key_path);
-    mk_autofree char *text = xasprintf(
-        "HostKey %s\nAuthorizedKeysFile %s\nPermitRootLogin prohibit-password\n"
-        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
-        "StrictModes no\nPidFile none\nLogLevel ERROR\n"
-        "Subsystem sftp /usr/lib/openssh/sftp-server\n",
-        hk, ak);
+    mk_autofree char *text =
+        xasprintf("HostKey %s\nAuthorizedKeysFile %s\nPermitRootLogin prohibit-password\n"
+                  "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
+                  "StrictModes no\nPidFile none\nLogLevel ERROR\n"
+                  "Subsystem sftp /usr/lib/openssh/sftp-server\n",
+                  hk, ak);
     struct mk_error *err = NULL;
     assert_int_equal(mk_write_file_atomic(cfg, text, strlen(text), 0600, &err), 0);
     mk_autofree char *log = path_in("sshd.log");
@@ -157,8 +157,7 @@ static void test_keygen_idempotent(void **state)
 {
     NEED_SSHD();
     struct mk_error *err = NULL;
-    mk_autobuf struct mk_buf k1 = MK_BUF_INIT, k2 = MK_BUF_INIT, p1 = MK_BUF_INIT,
-                             p2 = MK_BUF_INIT;
+    mk_autobuf struct mk_buf k1 = MK_BUF_INIT, k2 = MK_BUF_INIT, p1 = MK_BUF_INIT, p2 = MK_BUF_INIT;
     mk_autofree char *pub = xasprintf("%s.pub", key_path);
     assert_int_equal(mk_read_file(key_path, &k1, 0, NULL, &err), 0);
     assert_int_equal(mk_read_file(pub, &p1, 0, NULL, &err), 0);
@@ -220,8 +219,8 @@ static void test_run_status_and_streams(void **state)
     assert_int_equal(status, 143);
 
     /* run_check names the command and quotes the last stderr line */
-    assert_int_equal(mk_ssh_run_check(s, "echo first >&2; echo 'disk is on fire' >&2; exit 2",
-                                      NULL, 0, NULL, 10000, &err),
+    assert_int_equal(mk_ssh_run_check(s, "echo first >&2; echo 'disk is on fire' >&2; exit 2", NULL,
+                                      0, NULL, 10000, &err),
                      -1);
     assert_non_null(strstr(err->msg, "exited with status 2"));
     assert_non_null(strstr(err->msg, "disk is on fire"));
@@ -275,9 +274,9 @@ static void test_run_logged(void **state)
     mk_autossh struct mk_ssh *s = conn();
     struct mk_error *err = NULL;
     mk_autobuf struct mk_buf out = MK_BUF_INIT;
-    assert_int_equal(mk_ssh_run_logged(s, "printf 'a\\nb\\n'; echo warn >&2; printf tail", &out,
-                                       10000, &err),
-                     0);
+    assert_int_equal(
+        mk_ssh_run_logged(s, "printf 'a\\nb\\n'; echo warn >&2; printf tail", &out, 10000, &err),
+        0);
     assert_string_equal(out.buf, "a\nb\ntail");
     assert_int_equal(mk_ssh_run_logged(s, "echo boom >&2; exit 9", NULL, 10000, &err), -1);
     assert_non_null(strstr(err->msg, "boom"));
@@ -352,8 +351,8 @@ static void test_sudo_write(void **state)
     assert_int_equal(st.st_mode & 07777, 0600);
     /* the /tmp staging copy is gone */
     mk_autobuf struct mk_buf ls = MK_BUF_INIT;
-    assert_int_equal(mk_ssh_run_check(s, "ls /tmp | grep -c '^mkube-upload-' || true", NULL, 0,
-                                      &ls, 10000, &err),
+    assert_int_equal(mk_ssh_run_check(s, "ls /tmp | grep -c '^mkube-upload-' || true", NULL, 0, &ls,
+                                      10000, &err),
                      0);
     assert_string_equal(ls.buf, "0\n");
 }
@@ -437,7 +436,8 @@ static void test_timeouts(void **state)
 
     /* something accepts but never speaks SSH (a hostfwd before the guest is up) */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
                             .sin_port = htons((uint16_t)p)};
     assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
     assert_int_equal(listen(fd, 4), 0);
