@@ -1,0 +1,145 @@
+#!/bin/bash
+# test.sh: the one command that tests mkube, on a fresh machine or a used one.
+#
+#   stage 1: dependencies (install-deps.sh); build/ with -Werror, unit and CLI
+#            tests; build-asan/ with AddressSanitizer+UBSan, the same tests;
+#            the goto-over-cleanup lint
+#   stage 2: the VM image (iso/build-image.sh) and the Kubernetes bundle
+#            (iso/kubernetes/build-bundle.sh) into out/, then the integration
+#            tests (real libvirtd/QEMU, kubectl) in build/
+#
+# usage: scripts/test.sh [--stage1]       (--stage1: skip stage 2)
+# env:   MKUBE_TEST_JOBS=N  parallel unit/CLI tests (default 1)
+#        MKUBE_BUILD_DIR, MKUBE_ASAN_BUILD_DIR  build directories (default build, build-asan)
+# Prints each stage's time and a summary line; exits non-zero if any stage failed.
+set -uo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SELF="$REPO/scripts/test.sh"
+cd "$REPO" || exit 1
+STAGE2=1
+for arg in "$@"; do
+    case $arg in
+    --stage1) STAGE2=0 ;;
+    -h | --help)
+        sed -n '2,15p' "$SELF" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    *)
+        echo "test.sh: unknown argument '$arg' (try --help)" >&2
+        exit 64
+        ;;
+    esac
+done
+JOBS="${MKUBE_TEST_JOBS:-1}"
+BUILD="${MKUBE_BUILD_DIR:-build}"          # relative to the repo
+ASAN_BUILD="${MKUBE_ASAN_BUILD_DIR:-build-asan}"
+
+T0=$(date +%s)
+SUMMARY=()
+FAILED=0
+
+fmt_time() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+
+# stage NAME CMD...: run CMD, print and record how long it took and how it ended
+stage() {
+    local name=$1
+    shift
+    local t
+    t=$(date +%s)
+    echo
+    echo "=== test.sh: $name"
+    "$@"
+    local rc=$?
+    local took=$(($(date +%s) - t))
+    local verdict=ok
+    if [ $rc -ne 0 ]; then
+        verdict="FAILED (exit $rc)"
+        FAILED=$((FAILED + 1))
+    fi
+    echo "=== test.sh: $name: $verdict in $(fmt_time $took)"
+    SUMMARY+=("$name: $verdict, $(fmt_time $took)")
+    return $rc
+}
+
+skip() {
+    echo "=== test.sh: $1: skipped ($2)"
+    SUMMARY+=("$1: skipped ($2)")
+}
+
+configure_build() { # DIR EXTRA-CMAKE-ARGS...
+    local dir=$1
+    shift
+    cmake -S "$REPO" -B "$REPO/$dir" -G Ninja -DMKUBE_WERROR=ON "$@" >/dev/null &&
+        cmake --build "$REPO/$dir"
+}
+
+unit_cli() { # DIR
+    (cd "$REPO/$1" && ctest -L 'unit|cli' --output-on-failure -j "$JOBS")
+}
+
+integration() {
+    local n
+    n=$(cd "$REPO/$BUILD" && ctest -N -L integration | sed -n 's/^Total Tests: //p')
+    if [ "${n:-0}" -eq 0 ]; then
+        echo "no integration tests registered"
+        return 0
+    fi
+    (cd "$REPO/$BUILD" && ctest -L integration --output-on-failure)
+}
+
+# --- stage 1 ---
+stage "dependencies" bash "$REPO/scripts/install-deps.sh"
+build_ok=0
+stage "build ($BUILD/, -Werror)" configure_build "$BUILD" && build_ok=1
+if [ $build_ok = 1 ]; then
+    stage "unit+cli tests ($BUILD/)" unit_cli "$BUILD"
+else
+    skip "unit+cli tests ($BUILD/)" "build failed"
+fi
+if stage "build ($ASAN_BUILD/, ASan+UBSan)" configure_build "$ASAN_BUILD" -DMKUBE_SANITIZE=ON; then
+    stage "unit+cli tests ($ASAN_BUILD/)" unit_cli "$ASAN_BUILD"
+else
+    skip "unit+cli tests ($ASAN_BUILD/)" "build failed"
+fi
+if [ -f "$REPO/scripts/lint-cleanup-jumps.sh" ]; then
+    stage "lint: gotos over cleanup variables" bash "$REPO/scripts/lint-cleanup-jumps.sh" \
+        "$REPO/$BUILD-lint"
+fi
+
+# --- stage 2 ---
+if [ $STAGE2 = 1 ]; then
+    artifacts_ok=1
+    if [ -f "$REPO/iso/build-image.sh" ]; then
+        stage "VM image (iso/build-image.sh -> out/)" bash "$REPO/iso/build-image.sh" "$REPO/out" ||
+            artifacts_ok=0
+    else
+        skip "VM image" "no iso/build-image.sh"
+    fi
+    if [ -f "$REPO/iso/kubernetes/build-bundle.sh" ]; then
+        stage "Kubernetes bundle (iso/kubernetes/build-bundle.sh -> out/)" \
+            bash "$REPO/iso/kubernetes/build-bundle.sh" "$REPO/out" || artifacts_ok=0
+    else
+        skip "Kubernetes bundle" "no iso/kubernetes/build-bundle.sh"
+    fi
+    if [ $build_ok = 1 ] && [ $artifacts_ok = 1 ]; then
+        stage "integration tests ($BUILD/)" integration
+    else
+        skip "integration tests" "the build, image or bundle failed"
+    fi
+else
+    skip "stage 2" "--stage1"
+fi
+
+echo
+echo "=== test.sh summary"
+for line in "${SUMMARY[@]}"; do
+    echo "  $line"
+done
+TOTAL=$(fmt_time $(($(date +%s) - T0)))
+if [ $FAILED -eq 0 ]; then
+    echo "test.sh: PASS - ${#SUMMARY[@]} stages in $TOTAL"
+    exit 0
+fi
+echo "test.sh: FAIL - $FAILED of ${#SUMMARY[@]} stages failed in $TOTAL"
+exit 1
