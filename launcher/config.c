@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fsutil.h"
 #include "home.h"
@@ -62,20 +63,31 @@ static int norm_runtime(const char *s, char **out, struct mk_error **err)
     return 0;
 }
 
-static int norm_bundle_url(const char *s, char **out, struct mk_error **err)
+/* A URL, or a path made absolute: a stored relative path must not change
+ * meaning with the directory mkube runs in. */
+static int norm_url(const char *s, const char *what, char **out, struct mk_error **err)
 {
-    if (*s && mk_validate_url(s, "bundle URL", err) < 0)
+    if (*s && mk_validate_url(s, what, err) < 0)
         return -1;
+    if (*s && !strstr(s, "://") && s[0] != '/') {
+        char cwd[4096];
+        if (!getcwd(cwd, sizeof(cwd)))
+            return mk_error_errno(err, errno, "cannot resolve %s", s);
+        *out = xasprintf("%s/%s", cwd, s);
+        return 0;
+    }
     *out = xstrdup(s);
     return 0;
 }
 
+static int norm_bundle_url(const char *s, char **out, struct mk_error **err)
+{
+    return norm_url(s, "bundle URL", out, err);
+}
+
 static int norm_iso_url(const char *s, char **out, struct mk_error **err)
 {
-    if (*s && mk_validate_url(s, "ISO URL", err) < 0)
-        return -1;
-    *out = xstrdup(s);
-    return 0;
+    return norm_url(s, "ISO URL", out, err);
 }
 
 static int norm_duration(const char *s, char **out, struct mk_error **err)
@@ -254,9 +266,12 @@ cleanup:
 
 int mk_config_set(const char *home, const char *key, const char *value, struct mk_error **err)
 {
-    if (mk_config_check(key, value, NULL, err) < 0)
+    mk_autofree char *normalized = NULL;
+    if (mk_config_check(key, value, &normalized, err) < 0)
         return -1;
-    return update(home, key, value, err);
+    /* values are kept as typed ("4g"), except paths, which are made absolute */
+    bool is_url = strcmp(key, "iso-url") == 0 || strcmp(key, "bundle-url") == 0;
+    return update(home, key, is_url ? normalized : value, err);
 }
 
 int mk_config_unset(const char *home, const char *key, struct mk_error **err)

@@ -5,7 +5,8 @@
  * upper case, dashes as underscores: MKUBE_MEMORY, MKUBE_DISK_SIZE) > config
  * file > built-in default. Values are validated when set and again when
  * resolved (the environment and a hand-edited file are input too). The file
- * keeps values as the user typed them ("4g"); resolution returns them
+ * keeps values as the user typed them ("4g"), except that a relative path
+ * for iso-url/bundle-url is stored absolute; resolution returns values
  * normalised ("4096"). Keys the file holds but mkube does not know are kept. */
 #ifndef MK_CONFIG_H
 #define MK_CONFIG_H

@@ -347,12 +347,14 @@ int mk_parse_port(const char *s, bool allow_zero, unsigned *port, struct mk_erro
 int mk_validate_url(const char *s, const char *what, struct mk_error **err)
 {
     const char *v = s ? s : "";
-    static const char *const schemes[] = {"http://", "https://", "file://", "/"};
+    static const char *const schemes[] = {"http://", "https://", "file://"};
     for (size_t i = 0; i < MK_ARRAY_SIZE(schemes); i++)
-        if (mk_str_has_prefix(v, schemes[i]) && strlen(v) > strlen(schemes[i]))
+        if (strncasecmp(v, schemes[i], strlen(schemes[i])) == 0 && strlen(v) > strlen(schemes[i]))
             return 0;
+    if (*v && !strstr(v, "://") && !strchr(v, '\n'))
+        return 0; /* a plain path */
     return mk_error_set(err, MK_EXIT_USAGE,
-                        "invalid %s \"%s\": expected an http://, https:// or file:// URL or an "
-                        "absolute path",
+                        "invalid %s \"%s\": expected an http://, https:// or file:// URL or a "
+                        "path",
                         what, v);
 }

@@ -50,7 +50,7 @@ int mk_parse_duration_s(const char *s, unsigned *secs, struct mk_error **err);
 int mk_parse_bool(const char *s, bool *b, struct mk_error **err);
 /* 0..65535 (0 = pick a free one when allow_zero) */
 int mk_parse_port(const char *s, bool allow_zero, unsigned *port, struct mk_error **err);
-/* http://, https:// or file:// URL, or an absolute path */
+/* http://, https:// or file:// URL, or a plain path (download.c makes it a file:// URL) */
 int mk_validate_url(const char *s, const char *what, struct mk_error **err);
 
 #endif

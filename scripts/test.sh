@@ -22,7 +22,7 @@ for arg in "$@"; do
     case $arg in
     --stage1) STAGE2=0 ;;
     -h | --help)
-        sed -n '2,15p' "$SELF" | sed 's/^# \{0,1\}//'
+        sed -n '2,14p' "$SELF" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)

@@ -32,7 +32,7 @@ start --wait bogus
 start --wait-timeout soon
 start --accel hvf
 start --ssh-port 70000
-start --iso-url relative.iso
+start --iso-url ftp://example.invalid/mkube.iso
 start unexpected-argument
 nope
 stat

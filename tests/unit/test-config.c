@@ -189,6 +189,19 @@ static void test_set_get_unset_view(void **state)
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
+
+    /* a relative path is stored absolute, so it means the same from anywhere */
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(mk_config_set(home, "iso-url", "out/mkube.iso", NULL), 0);
+    assert_int_equal(mk_config_get(home, "iso-url", &v, NULL), 0);
+    mk_autofree char *want = xasprintf("%s/out/mkube.iso", cwd);
+    assert_string_equal(v, want);
+    free(v);
+    assert_int_equal(mk_config_set(home, "bundle-url", "http://127.0.0.1:8000/", NULL), 0);
+    assert_int_equal(mk_config_get(home, "bundle-url", &v, NULL), 0);
+    assert_string_equal(v, "http://127.0.0.1:8000/");
+    free(v);
 }
 
 static void test_check_all_keys(void **state)
@@ -304,7 +317,7 @@ static void test_start_refusals(void **state)
     start_refused(a8, "invalid driver \"nope\"");
     char *a9[] = {"start", "--keep-context=perhaps", NULL};
     start_refused(a9, "--keep-context: invalid boolean");
-    char *a10[] = {"start", "--iso-url", "relative.iso", NULL};
+    char *a10[] = {"start", "--iso-url", "ftp://example.invalid/x.iso", NULL};
     start_refused(a10, "invalid ISO URL");
     char *a11[] = {"start", "-x", NULL};
     start_refused(a11, "unknown flag '-x' for 'start'");
