@@ -20,6 +20,9 @@
 set -euo pipefail
 
 readonly ISO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# The recipe is read from a snapshot taken at start (main), so edits made while
+# a build runs can never end up in a cache entry keyed by other contents.
+RECIPE=$ISO_DIR
 readonly REPO_DIR="$(cd "$ISO_DIR/.." && pwd)"
 readonly OUTDIR="$(mkdir -p "${1:-$REPO_DIR/out}" && cd "${1:-$REPO_DIR/out}" && pwd)"
 readonly CACHE_ROOT="${MKUBE_CACHE:-/var/cache/mkube}/image"
@@ -65,7 +68,7 @@ install_host_deps() {
 # the separate Kubernetes bundle) and the settings that change the output.
 recipe_key() {
     (
-        cd "$ISO_DIR"
+        cd "$RECIPE"
         find . -path ./kubernetes -prune -o -type f -print | LC_ALL=C sort |
             while IFS= read -r f; do
                 printf '%s\n' "$f"
@@ -112,7 +115,7 @@ cleanup() {
 
 build_rootfs() {
     local root=$1 include
-    include=$(grep -v -e '^#' -e '^[[:space:]]*$' "$ISO_DIR/packages.txt" | paste -sd, -)
+    include=$(grep -v -e '^#' -e '^[[:space:]]*$' "$RECIPE/packages.txt" | paste -sd, -)
     stage "mmdebstrap: $SUITE root filesystem ($(echo "$include" | tr , '\n' | wc -l) pinned packages)"
     # INITRD=No: the kernel's postinst hooks skip initramfs-tools; mkube has its own.
     INITRD=No DEBIAN_FRONTEND=noninteractive mmdebstrap \
@@ -136,7 +139,7 @@ build_rootfs() {
 customize_rootfs() {
     local root=$1
     stage "customizing the root filesystem"
-    "$ISO_DIR/rootfs/customize.sh" "$root"
+    "$RECIPE/rootfs/customize.sh" "$root"
 }
 
 # Keep the modules listed in modules.keep plus everything they depend on.
@@ -148,7 +151,7 @@ prune_modules() {
     all_list=$(mktemp "$WORK/all.XXXXXX")
     (cd "$moddir" && find kernel -name '*.ko*' | LC_ALL=C sort) > "$all_list"
     local -a pats=()
-    mapfile -t pats < <(sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$ISO_DIR/modules.keep")
+    mapfile -t pats < <(sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$RECIPE/modules.keep")
     local m p rel
     while IFS= read -r m; do
         rel=${m#kernel/}
@@ -181,7 +184,7 @@ build_initramfs() {
         losetup grep sed tr head cut dmesg blkid readlink stat uname; do
         ln -s busybox "$ir/bin/$a"
     done
-    install -m 0755 "$ISO_DIR/initramfs/init" "$ir/init"
+    install -m 0755 "$RECIPE/initramfs/init" "$ir/init"
     # Load order: each module after its dependencies, as modprobe would.
     for m in "${INITRAMFS_MODULES[@]}"; do
         modprobe -d "$root" -S "$kver" --show-depends "$m" 2>/dev/null |
@@ -201,8 +204,8 @@ build_squashfs() {
     local root=$1 out=$2
     stage "making the squashfs root (zstd)"
     # mksquashfs takes the image and file times from SOURCE_DATE_EPOCH.
-    mksquashfs "$root" "$out" -noappend -no-progress -quiet -comp zstd -Xcompression-level 19 \
-        -b 256K -wildcards \
+    mksquashfs "$root" "$out" -noappend -no-progress -quiet -comp zstd -Xcompression-level 15 \
+        -b 128K -wildcards \
         -e 'boot/*' 'proc/*' 'sys/*' 'dev/*' 'run/*' 'tmp/*' 'var/tmp/*' 'var/cache/apt/*' \
            'var/lib/apt/lists/*' 'var/log/*'
     echo "build-image:   rootfs.squashfs $(du -h "$out" | cut -f1)"
@@ -215,7 +218,7 @@ build_iso() {
     cp "$kernel" "$tree/boot/vmlinuz"
     cp "$initrd" "$tree/boot/initrd.img"
     ln "$squash" "$tree/live/rootfs.squashfs" 2>/dev/null || cp "$squash" "$tree/live/rootfs.squashfs"
-    cp "$ISO_DIR/grub.cfg" "$tree/boot/grub/grub.cfg"
+    cp "$RECIPE/grub.cfg" "$tree/boot/grub/grub.cfg"
     find "$tree" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
     # Only the grub modules the config uses; the rest would only take space.
     grub-mkrescue -o "$out" \
@@ -230,6 +233,14 @@ main() {
     [ "$(id -u)" -eq 0 ] || die "must run as root (mmdebstrap, chroot and mounts need it); try: sudo $0"
     [ "$(dpkg --print-architecture)" = amd64 ] || die "the image is amd64; build it on an amd64 host"
 
+    mkdir -p "${TMPDIR:-/var/tmp}"
+    WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/mkube-image.XXXXXX")
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
+    mkdir -p "$WORK/recipe"
+    tar -C "$ISO_DIR" --exclude=./kubernetes -cf - . | tar -C "$WORK/recipe" -xf -
+    RECIPE=$WORK/recipe
+
     local key entry
     key=$(recipe_key)
     entry="$CACHE_ROOT/$key"
@@ -241,10 +252,6 @@ main() {
     fi
 
     install_host_deps
-    mkdir -p "${TMPDIR:-/var/tmp}"
-    WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/mkube-image.XXXXXX")
-    trap cleanup EXIT
-    trap 'exit 130' INT TERM
     stage "building image (recipe $key) in $WORK"
 
     local root="$WORK/rootfs" result="$WORK/result" kver kernel
