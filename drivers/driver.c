@@ -465,6 +465,10 @@ int mk_machine_create(struct mk_machine *m, const struct mk_machine_config *cfg,
     if (pick_default_port(m, 2, MK_GUEST_DOCKER_PORT, cfg->docker_port, err) < 0)
         return -1;
     m->nforwards = 3;
+    /* saved first, so a create killed halfway leaves a machine that remove
+     * knows the driver of */
+    if (mk_machine_save(m, err) < 0)
+        return -1;
     if (m->driver->create(m, cfg, err) < 0)
         return mk_error_wrap(err, "cannot create machine \"%s\"", m->name);
     return mk_machine_save(m, err);

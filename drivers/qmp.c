@@ -33,7 +33,7 @@ static long long now_ms(void)
 static int read_msg(struct mk_qmp *q, long long deadline, json_t **msg, struct mk_error **err)
 {
     for (;;) {
-        char *nl = memchr(q->in.buf, '\n', q->in.len);
+        char *nl = q->in.len ? memchr(q->in.buf, '\n', q->in.len) : NULL;
         if (nl) {
             size_t n = (size_t)(nl - q->in.buf) + 1;
             json_error_t jerr;
