@@ -14,8 +14,15 @@ PACKAGES=(
     libjansson-dev libcmocka-dev
     # run and test: libvirt with QEMU, the tools the tests drive for real
     libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
-    openssh-client openssh-server openssl iproute2 socat zstd curl jq xz-utils
+    openssh-client openssh-server openssl iproute2 socat zstd curl jq xz-utils unzip
 )
+# The Kubernetes bundle (iso/kubernetes) builds with Go >= 1.26, newer than
+# Debian's golang: when missing, the toolchain comes from the Go module proxy
+# as the golang.org/toolchain module (what `GOTOOLCHAIN` downloads too).
+GO_VERSION="${MKUBE_GO_VERSION:-1.26.8}"
+GO_PREFIX="${MKUBE_GO_PREFIX:-/usr/local/go}"
+GOPROXY_URL="${GOPROXY:-https://proxy.golang.org}"
+GOPROXY_URL="${GOPROXY_URL%%,*}"
 
 log() { echo "install-deps: $*"; }
 die() {
@@ -49,6 +56,46 @@ else
         "${missing[@]}" >/dev/null
     log "installed ${#missing[@]} packages"
 fi
+
+# go_ok GO: is GO at least $GO_VERSION?
+go_ok() {
+    local have
+    have=$("$1" env GOVERSION 2>/dev/null) || return 1
+    have=${have#go}
+    [ "$(printf '%s\n%s\n' "$GO_VERSION" "$have" | sort -V | head -n1)" = "$GO_VERSION" ]
+}
+
+ensure_go() {
+    local g
+    for g in "$(command -v go || true)" "$GO_PREFIX/bin/go"; do
+        if [ -n "$g" ] && [ -x "$g" ] && go_ok "$g"; then
+            log "Go $("$g" env GOVERSION) at $g"
+            return 0
+        fi
+    done
+    local mod="golang.org/toolchain/@v/v0.0.1-go$GO_VERSION.linux-amd64.zip"
+    log "installing Go $GO_VERSION into $GO_PREFIX from $GOPROXY_URL"
+    local tmp
+    tmp=$(mktemp -d)
+    curl -fsSL --retry 3 -o "$tmp/go.zip" "$GOPROXY_URL/$mod" || die "cannot download $GOPROXY_URL/$mod"
+    unzip -q "$tmp/go.zip" -d "$tmp/x" || die "cannot unpack the Go toolchain"
+    local root
+    root=$(find "$tmp/x" -mindepth 2 -maxdepth 2 -type d -name 'toolchain@*' | head -n1)
+    [ -x "$root/bin/go" ] || die "no bin/go in the Go toolchain module"
+    chmod -R a+rX "$root"
+    chmod a+x "$root"/bin/* "$root"/pkg/tool/*/* 2>/dev/null || true
+    as_root rm -rf "$GO_PREFIX"
+    as_root mkdir -p "$(dirname "$GO_PREFIX")"
+    as_root mv "$root" "$GO_PREFIX"
+    rm -rf "$tmp"
+    if [ "$GO_PREFIX" = /usr/local/go ]; then
+        as_root ln -sf /usr/local/go/bin/go /usr/local/bin/go
+        as_root ln -sf /usr/local/go/bin/gofmt /usr/local/bin/gofmt
+    fi
+    go_ok "$GO_PREFIX/bin/go" || die "the installed Go does not run"
+    log "Go $("$GO_PREFIX/bin/go" env GOVERSION) installed"
+}
+ensure_go
 
 # libvirtd: the system instance the libvirt driver talks to (qemu:///system)
 libvirt_up() {
