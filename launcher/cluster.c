@@ -465,9 +465,15 @@ int mk_cluster_stop(const char *home, const char *name, struct mk_error **err)
     struct mk_error *e = NULL;
     struct mk_ssh *ssh = mk_cluster_ssh(&c, 15000, &e);
     if (ssh) {
-        /* kubelet first, so it does not restart pods while the VM shuts down */
+        /* kubelet first, so it does not restart pods while the VM shuts
+         * down; then an orderly poweroff from inside, which does not depend
+         * on the guest handling the ACPI power button in time (the driver's
+         * graceful stop below waits for it, then forces it) */
         int status = 0;
-        mk_ssh_run(ssh, "sudo systemctl stop kubelet", NULL, 0, NULL, NULL, &status, 60000, &e);
+        if (mk_ssh_run(ssh, "sudo systemctl stop kubelet", NULL, 0, NULL, NULL, &status, 60000,
+                       &e) == 0)
+            mk_ssh_run(ssh, "sudo systemctl poweroff --no-block", NULL, 0, NULL, NULL, &status,
+                       30000, &e);
         mk_ssh_close(ssh);
     }
     if (e)
