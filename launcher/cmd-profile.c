@@ -17,11 +17,14 @@ struct row {
     struct mk_profile *p; /* NULL: invalid */
     char ip[64];
     char port[16];
+    char status[32]; /* the VM's state when there is a machine, else the profile's hint */
 };
 
-/* Address and API port from the machine, when one exists (drivers/driver.c). */
-static void machine_address(const char *home, struct row *r)
+/* Address, API port and state from the machine, when one exists (drivers/driver.c). */
+static void machine_info(const char *home, struct row *r)
 {
+    snprintf(r->status, sizeof(r->status), "%s",
+             r->p && r->p->status_hint ? r->p->status_hint : "Unknown");
     mk_autofree char *machines = mk_home_path(home, "machines");
     struct mk_machine *m = NULL;
     mk_autoerror struct mk_error *e = NULL;
@@ -29,8 +32,13 @@ static void machine_address(const char *home, struct row *r)
         return;
     if (m->driver && (m->driver->caps & MK_DRV_CAP_PORT_FORWARD))
         snprintf(r->ip, sizeof(r->ip), "127.0.0.1");
-    if (m->nforwards > 1 && m->forwards[1].host_port)
-        snprintf(r->port, sizeof(r->port), "%u", m->forwards[1].host_port);
+    unsigned port = mk_machine_forward_port(m, MK_GUEST_API_PORT);
+    if (port)
+        snprintf(r->port, sizeof(r->port), "%u", port);
+    enum mk_vm_state st;
+    mk_autoerror struct mk_error *se = NULL;
+    if (mk_machine_state(m, &st, &se) == 0)
+        snprintf(r->status, sizeof(r->status), "%s", mk_vm_state_name(st));
     mk_machine_free(m);
 }
 
@@ -46,7 +54,7 @@ static int list(const struct mk_globals *g, enum mk_output_format fmt, struct mk
         mk_autoerror struct mk_error *e = NULL;
         if (mk_profile_load(g->home, names[i], &rows[i].p, &e) < 0)
             rows[i].p = NULL;
-        machine_address(g->home, &rows[i]);
+        machine_info(g->home, &rows[i]);
     }
     int ret = MK_EXIT_OK;
     if (fmt == MK_OUTPUT_JSON) {
@@ -57,8 +65,8 @@ static int list(const struct mk_globals *g, enum mk_output_format fmt, struct mk
                 json_array_append_new(invalid, json_pack("{s:s}", "Name", r->name));
                 continue;
             }
-            json_t *o = json_pack("{s:s, s:s, s:o, s:b}", "Name", r->name, "Status",
-                                  r->p->status_hint ? r->p->status_hint : "Unknown", "Config",
+            json_t *o = json_pack("{s:s, s:s, s:o, s:b}", "Name", r->name, "Status", r->status,
+                                  "Config",
                                   mk_profile_to_json(r->p), "Active",
                                   strcmp(r->name, g->profile) == 0);
             if (r->ip[0])
@@ -95,7 +103,7 @@ static int list(const struct mk_globals *g, enum mk_output_format fmt, struct mk
                 r->ip,
                 r->port,
                 r->p->kubernetes_version,
-                r->p->status_hint ? r->p->status_hint : "Unknown",
+                r->status,
                 "1",
                 strcmp(r->name, g->profile) == 0 ? "*" : "",
             };
@@ -156,7 +164,8 @@ const struct mk_cmd_entry mk_cmd_profile = {
             "With NAME, make it the active profile (it need not exist yet).\n"
             "\n"
             "Subcommands:\n"
-            "  list           table of profiles: driver, runtime, address, version, status\n"
+            "  list           table of profiles: driver, runtime, address, API server port,\n"
+            "                 version, the VM's state, and which one is active\n"
             "\n"
             "Flags:\n"
             "  -o, --output FORMAT   table (default) or json, for 'list'\n",

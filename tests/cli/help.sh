@@ -61,6 +61,15 @@ mk -p
 expect_rc 64 "-p without a value"
 expect_err_has "flag '-p' needs a value" "-p without a value"
 
+# after "--" nothing is mkube's: no help, no -p, no -v (kubectl and ssh get it all)
+for c in kubectl ssh; do
+    mk -p nosuch "$c" -- -p UPPER --help -v nope
+    if [ "$RC" -ne 0 ] && [ "$RC" -ne 64 ]; then ok; else fail "$c -- ...: exit $RC"; fi
+    if grep -q "invalid profile name\|invalid verbosity" "$ERR"; then fail "$c parsed flags after --"; else ok; fi
+    if grep -q "^Usage:" "$OUT"; then fail "$c printed mkube's help for a flag after --"; else ok; fi
+done
+if [ ! -e "$MKUBE_HOME/profiles/nosuch" ]; then ok; else fail "kubectl/ssh created a profile"; fi
+
 mk version
 expect_rc 0 "version"
 if head -n1 "$OUT" | grep -Eq '^mkube version: v[0-9]+\.[0-9]+\.[0-9]+$'; then ok; else fail "version line: $(head -n1 "$OUT")"; fi

@@ -85,12 +85,16 @@ JSON
 printf '{"name": "other", "driver": "libvirt", "container_runtime": "containerd"}\n' \
     >"$MKUBE_HOME/profiles/other/config.json"
 printf '{ not json\n' >"$MKUBE_HOME/profiles/broken/config.json"
+# a stopped qemu machine, as drivers/driver.c saves it: address, port and state come from it
+mkdir -p "$MKUBE_HOME/machines/other"
+printf '{"driver": "qemu", "cpus": 2, "forwards": [{"guest": 22, "host": 40022}, {"guest": 8443, "host": 40443}]}\n' \
+    >"$MKUBE_HOME/machines/other/machine.json"
 
 mk profile list
 expect_rc 0 "profile list"
 expect_out_has '^\| Profile +\| Driver +\| Runtime +\| IP +\| Port +\| Version +\| Status +\| Nodes +\| Active +\|$' "header"
 expect_out_has '^\| dev +\| qemu +\| docker +\| +\| +\| v1\.37\.2 +\| Running +\| 1 +\| \* +\|$' "dev row"
-expect_out_has '^\| other +\| libvirt +\| containerd +\| +\| +\| v1\.37\.2 +\| Unknown +\| 1 +\| +\|$' "other row"
+expect_out_has '^\| other +\| libvirt +\| containerd +\| 127\.0\.0\.1 +\| 40443 +\| v1\.37\.2 +\| Stopped +\| 1 +\| +\|$' "other row"
 expect_err_has "invalid profiles: broken" "broken reported"
 if grep -q broken "$OUT"; then fail "broken profile in the table"; else ok; fi
 
@@ -99,7 +103,8 @@ expect_rc 0 "profile list -o json"
 if jq -e '(.valid | map(.Name)) == ["dev", "other"] and (.invalid | map(.Name)) == ["broken"]
           and (.valid[0].Config.addons.dashboard == true) and (.valid[0].Config.future.x == 1)
           and (.valid[1].Active == true) and (.valid[0].Active == false)
-          and (.valid[0].Status == "Running")' "$OUT" >/dev/null; then
+          and (.valid[0].Status == "Running") and (.valid[1].Status == "Stopped")
+          and (.valid[1].IP == "127.0.0.1") and (.valid[1].Port == 40443)' "$OUT" >/dev/null; then
     ok
 else
     fail "profile list json: $(cat "$OUT")"
