@@ -90,7 +90,8 @@ static int config_exec(const struct mk_globals *g, int argc, char **argv, struct
     int nargs = argc - optind;
     char **args = argv + optind;
     if (nargs == 0)
-        return mk_cmd_usage_error(err, "config", "'config' needs a subcommand: set, get, unset or view");
+        return mk_cmd_usage_error(err, "config",
+                                  "'config' needs a subcommand: set, get, unset or view");
     const struct config_verb *v = NULL;
     for (size_t i = 0; i < MK_ARRAY_SIZE(verbs); i++)
         if (strcmp(args[0], verbs[i].name) == 0)

@@ -65,10 +65,9 @@ static int list(const struct mk_globals *g, enum mk_output_format fmt, struct mk
                 json_array_append_new(invalid, json_pack("{s:s}", "Name", r->name));
                 continue;
             }
-            json_t *o = json_pack("{s:s, s:s, s:o, s:b}", "Name", r->name, "Status", r->status,
-                                  "Config",
-                                  mk_profile_to_json(r->p), "Active",
-                                  strcmp(r->name, g->profile) == 0);
+            json_t *o =
+                json_pack("{s:s, s:s, s:o, s:b}", "Name", r->name, "Status", r->status, "Config",
+                          mk_profile_to_json(r->p), "Active", strcmp(r->name, g->profile) == 0);
             if (r->ip[0])
                 json_object_set_new(o, "IP", json_string(r->ip));
             if (r->port[0])
@@ -90,8 +89,8 @@ static int list(const struct mk_globals *g, enum mk_output_format fmt, struct mk
         for (size_t i = 0; i < n; i++) {
             struct row *r = &rows[i];
             if (!r->p) {
-                char *more = xasprintf("%s%s%s", invalid ? invalid : "", invalid ? ", " : "",
-                                       r->name);
+                char *more =
+                    xasprintf("%s%s%s", invalid ? invalid : "", invalid ? ", " : "", r->name);
                 free(invalid);
                 invalid = more;
                 continue;

@@ -25,11 +25,12 @@ extern const struct mk_cmd_entry mk_cmd_version;
 extern const struct mk_cmd_entry mk_cmd_help;
 
 const struct mk_cmd_entry *const mk_cmd_table[] = {
-    &mk_cmd_start,   &mk_cmd_status,  &mk_cmd_stop,     &mk_cmd_delete,
-    &mk_cmd_ip,      &mk_cmd_ssh,     &mk_cmd_docker_env, &mk_cmd_service,
-    &mk_cmd_dashboard, &mk_cmd_addons, &mk_cmd_logs,    &mk_cmd_kubectl,
-    &mk_cmd_update_context, &mk_cmd_profile, &mk_cmd_config, &mk_cmd_version,
-    &mk_cmd_help,    NULL,
+    &mk_cmd_start,          &mk_cmd_status,  &mk_cmd_stop,
+    &mk_cmd_delete,         &mk_cmd_ip,      &mk_cmd_ssh,
+    &mk_cmd_docker_env,     &mk_cmd_service, &mk_cmd_dashboard,
+    &mk_cmd_addons,         &mk_cmd_logs,    &mk_cmd_kubectl,
+    &mk_cmd_update_context, &mk_cmd_profile, &mk_cmd_config,
+    &mk_cmd_version,        &mk_cmd_help,    NULL,
 };
 
 static const char global_flags[] =

@@ -112,8 +112,8 @@ static int norm_bool(const char *s, char **out, struct mk_error **err)
 #define STR(x) STR_(x)
 
 const struct mk_config_key mk_config_keys[] = {
-    {"driver", "MKUBE_DRIVER", "", "VM driver: libvirt, qemu, virtualbox, hyperv (empty: automatic)",
-     norm_driver},
+    {"driver", "MKUBE_DRIVER", "",
+     "VM driver: libvirt, qemu, virtualbox, hyperv (empty: automatic)", norm_driver},
     {"cpus", "MKUBE_CPUS", STR(MK_DEFAULT_CPUS), "number of CPUs for the VM", norm_cpus},
     {"memory", "MKUBE_MEMORY", STR(MK_DEFAULT_MEMORY_MIB),
      "memory for the VM: 3072, 3072mb, 3g (MiB without a unit)", norm_memory},
@@ -123,8 +123,8 @@ const struct mk_config_key mk_config_keys[] = {
      "Kubernetes version: v1.37.2", norm_version},
     {"container-runtime", "MKUBE_CONTAINER_RUNTIME", MK_DEFAULT_RUNTIME,
      "container runtime: docker or containerd", norm_runtime},
-    {"bundle-url", "MKUBE_BUNDLE_URL", "", "where to fetch the Kubernetes bundle (file:// or http://)",
-     norm_bundle_url},
+    {"bundle-url", "MKUBE_BUNDLE_URL", "",
+     "where to fetch the Kubernetes bundle (file:// or http://)", norm_bundle_url},
     {"iso-url", "MKUBE_ISO_URL", "", "where to fetch the VM image (file:// or http://)",
      norm_iso_url},
     {"wait-timeout", "MKUBE_WAIT_TIMEOUT", STR(MK_DEFAULT_WAIT_TIMEOUT_S),
@@ -152,8 +152,7 @@ static const struct mk_config_key *known_key(const char *key, struct mk_error **
     return k;
 }
 
-int mk_config_check(const char *key, const char *value, char **normalized,
-                    struct mk_error **err)
+int mk_config_check(const char *key, const char *value, char **normalized, struct mk_error **err)
 {
     const struct mk_config_key *k = known_key(key, err);
     if (!k)

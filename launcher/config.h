@@ -36,8 +36,7 @@ extern const struct mk_config_key mk_config_keys[];
 const struct mk_config_key *mk_config_key_find(const char *name);
 
 /* Validate value for key (unknown key: MK_EXIT_USAGE). normalized may be NULL. */
-int mk_config_check(const char *key, const char *value, char **normalized,
-                    struct mk_error **err);
+int mk_config_check(const char *key, const char *value, char **normalized, struct mk_error **err);
 /* The raw value stored in the file, or *value = NULL when unset. */
 int mk_config_get(const char *home, const char *key, char **value, struct mk_error **err);
 /* Validate, then store atomically under the config lock. Creates the file. */

@@ -19,8 +19,17 @@
 #define LOCK_WAIT_MS 30000
 
 static const char *const known_fields[] = {
-    "name",     "driver",    "cpus",       "memory_mib", "disk_mib",    "kubernetes_version",
-    "container_runtime",     "bundle_url", "iso_url",    "addons",      "status_hint",
+    "name",
+    "driver",
+    "cpus",
+    "memory_mib",
+    "disk_mib",
+    "kubernetes_version",
+    "container_runtime",
+    "bundle_url",
+    "iso_url",
+    "addons",
+    "status_hint",
 };
 
 /* Locks this process holds, so save/delete inside a locked section do not
@@ -135,8 +144,8 @@ static int get_u64(json_t *o, const char *key, uint64_t *dst, const char *path,
     if (!v)
         return 0;
     if (!json_is_integer(v) || json_integer_value(v) < 0)
-        return mk_error_set(err, MK_EXIT_CONFIG,
-                            "%s: field \"%s\" must be a non-negative integer", path, key);
+        return mk_error_set(err, MK_EXIT_CONFIG, "%s: field \"%s\" must be a non-negative integer",
+                            path, key);
     *dst = (uint64_t)json_integer_value(v);
     return 0;
 }
@@ -161,8 +170,7 @@ static int from_json(struct mk_profile *p, json_t *o, const char *path, struct m
     if (addons && !json_is_null(addons)) {
         if (!json_is_object(addons))
             return mk_error_set(err, MK_EXIT_CONFIG,
-                                "%s: field \"addons\" must be an object of name: true/false",
-                                path);
+                                "%s: field \"addons\" must be an object of name: true/false", path);
         const char *name;
         json_t *on;
         json_object_foreach(addons, name, on)
@@ -411,8 +419,7 @@ int mk_profile_set_active(const char *home, const char *name, struct mk_error **
     return mk_write_file_atomic(path, text, strlen(text), 0644, err);
 }
 
-int mk_profile_resolve_name(const char *home, const char *flag, char **name,
-                            struct mk_error **err)
+int mk_profile_resolve_name(const char *home, const char *flag, char **name, struct mk_error **err)
 {
     if (flag) {
         if (mk_validate_profile_name(flag, err) < 0)

@@ -20,7 +20,7 @@
 
 struct mk_profile {
     char *name;
-    char *driver;               /* "" until start picks one */
+    char *driver; /* "" until start picks one */
     unsigned cpus;
     uint64_t memory_mib, disk_mib;
     char *kubernetes_version;   /* "v1.37.2" */
@@ -67,7 +67,6 @@ char *mk_profile_get_active(const char *home);
 int mk_profile_set_active(const char *home, const char *name, struct mk_error **err);
 /* Which profile a command acts on: flag (-p) > $MKUBE_PROFILE > active-profile
  * > "mkube". Validates the name. Caller frees *name. */
-int mk_profile_resolve_name(const char *home, const char *flag, char **name,
-                            struct mk_error **err);
+int mk_profile_resolve_name(const char *home, const char *flag, char **name, struct mk_error **err);
 
 #endif

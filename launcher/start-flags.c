@@ -7,6 +7,7 @@
 #include "config.h"
 #include "validate.h"
 
+/* clang-format off */
 const char mk_start_flags_help[] =
     "Flags:\n"
     "      --driver NAME              VM driver: libvirt, qemu, virtualbox, hyperv (default: automatic)\n"
@@ -32,6 +33,7 @@ const char mk_start_flags_help[] =
     "\n"
     "Settings also come from MKUBE_<KEY> variables and `mkube config set`;\n"
     "a flag wins over the environment, which wins over the config file.\n";
+/* clang-format on */
 
 enum {
     OPT_DRIVER = 256,
@@ -167,8 +169,8 @@ static int resolve_all(const struct mk_globals *g, const struct raw *r, struct m
         resolve(g, "disk-size", r->disk, &disk, MK_START_GIVEN_DISK, &o->given, err) < 0 ||
         resolve(g, "kubernetes-version", r->version, &o->kubernetes_version,
                 MK_START_GIVEN_K8S_VERSION, &o->given, err) < 0 ||
-        resolve(g, "container-runtime", r->runtime, &o->container_runtime,
-                MK_START_GIVEN_RUNTIME, &o->given, err) < 0 ||
+        resolve(g, "container-runtime", r->runtime, &o->container_runtime, MK_START_GIVEN_RUNTIME,
+                &o->given, err) < 0 ||
         resolve(g, "iso-url", r->iso, &o->iso_url, 0, &o->given, err) < 0 ||
         resolve(g, "bundle-url", r->bundle, &o->bundle_url, 0, &o->given, err) < 0 ||
         resolve(g, "wait-timeout", r->wait_timeout, &timeout, 0, &o->given, err) < 0 ||
@@ -221,18 +223,42 @@ int mk_start_parse(const struct mk_globals *g, int argc, char **argv, struct mk_
     optind = 0;
     while ((c = mk_cmd_getopt("start", argc, argv, "", longopts, err)) != -1) {
         switch (c) {
-        case OPT_DRIVER: r.driver = optarg; break;
-        case OPT_CPUS: r.cpus = optarg; break;
-        case OPT_MEMORY: r.memory = optarg; break;
-        case OPT_DISK: r.disk = optarg; break;
-        case OPT_VERSION: r.version = optarg; break;
-        case OPT_RUNTIME: r.runtime = optarg; break;
-        case OPT_ISO: r.iso = optarg; break;
-        case OPT_BUNDLE: r.bundle = optarg; break;
-        case OPT_WAIT: r.wait = optarg; break;
-        case OPT_WAIT_TIMEOUT: r.wait_timeout = optarg; break;
-        case OPT_EMBED_CERTS: r.embed_certs = optarg ? optarg : "true"; break;
-        case OPT_ACCEL: r.accel = optarg; break;
+        case OPT_DRIVER:
+            r.driver = optarg;
+            break;
+        case OPT_CPUS:
+            r.cpus = optarg;
+            break;
+        case OPT_MEMORY:
+            r.memory = optarg;
+            break;
+        case OPT_DISK:
+            r.disk = optarg;
+            break;
+        case OPT_VERSION:
+            r.version = optarg;
+            break;
+        case OPT_RUNTIME:
+            r.runtime = optarg;
+            break;
+        case OPT_ISO:
+            r.iso = optarg;
+            break;
+        case OPT_BUNDLE:
+            r.bundle = optarg;
+            break;
+        case OPT_WAIT:
+            r.wait = optarg;
+            break;
+        case OPT_WAIT_TIMEOUT:
+            r.wait_timeout = optarg;
+            break;
+        case OPT_EMBED_CERTS:
+            r.embed_certs = optarg ? optarg : "true";
+            break;
+        case OPT_ACCEL:
+            r.accel = optarg;
+            break;
         case OPT_KEEP_CONTEXT:
             if (parse_flag_bool(optarg, "keep-context", &o->keep_context, err) < 0)
                 goto cleanup;

@@ -23,7 +23,7 @@
 #define MK_START_ALL_WAIT "apiserver,system_pods,default_sa,apps_running,node_ready,kubelet"
 
 struct mk_start_opts {
-    char *driver;               /* "" = pick automatically */
+    char *driver; /* "" = pick automatically */
     unsigned cpus;
     uint64_t memory_mib, disk_mib;
     char *kubernetes_version;   /* "vX.Y.Z" */
@@ -37,7 +37,7 @@ struct mk_start_opts {
     char *libvirt_uri;          /* NULL = the driver's default */
     bool direct_boot;           /* boot kernel+initrd directly when the driver can (default on) */
     unsigned ssh_port, api_port, docker_port; /* host side of the forwards; 0 = pick */
-    unsigned given;             /* MK_START_GIVEN_* */
+    unsigned given;                           /* MK_START_GIVEN_* */
 };
 
 /* Flag help for `mkube start --help`. */

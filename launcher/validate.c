@@ -18,8 +18,8 @@ static const struct {
     const char *unit;
     unsigned shift_kib;
 } size_units[] = {
-    {"", 10},   {"m", 10},  {"mb", 10}, {"mib", 10}, {"k", 0},   {"kb", 0},   {"kib", 0},
-    {"g", 20},  {"gb", 20}, {"gib", 20}, {"t", 30},  {"tb", 30}, {"tib", 30},
+    {"", 10},  {"m", 10},  {"mb", 10},  {"mib", 10}, {"k", 0},   {"kb", 0},   {"kib", 0},
+    {"g", 20}, {"gb", 20}, {"gib", 20}, {"t", 30},   {"tb", 30}, {"tib", 30},
 };
 
 static int size_syntax(const char *s, const char *what, struct mk_error **err)
@@ -64,12 +64,12 @@ int mk_parse_size_mib_what(const char *s, const char *what, uint64_t *mib, struc
         return size_syntax(s, what, err);
     unsigned shift = size_units[unit].shift_kib;
     if (overflow || whole > (UINT64_MAX >> shift))
-        return mk_error_set(err, MK_EXIT_USAGE, "invalid %s \"%s\": the number is too large",
-                            what, s);
+        return mk_error_set(err, MK_EXIT_USAGE, "invalid %s \"%s\": the number is too large", what,
+                            s);
     uint64_t kib = (whole << shift) + (frac << shift) / frac_scale;
     if (kib / 1024 == 0)
-        return mk_error_set(err, MK_EXIT_USAGE, "invalid %s \"%s\": must be at least 1 MiB",
-                            what, s);
+        return mk_error_set(err, MK_EXIT_USAGE, "invalid %s \"%s\": must be at least 1 MiB", what,
+                            s);
     *mib = kib / 1024;
     return 0;
 }
@@ -184,7 +184,8 @@ int mk_validate_profile_name(const char *name, struct mk_error **err)
 {
     const char *n = name ? name : "";
     size_t len = strlen(n);
-    bool ok = len >= 1 && len <= 63 && (islower((unsigned char)n[0]) || isdigit((unsigned char)n[0]));
+    bool ok =
+        len >= 1 && len <= 63 && (islower((unsigned char)n[0]) || isdigit((unsigned char)n[0]));
     for (size_t i = 0; ok && i < len; i++) {
         unsigned char c = (unsigned char)n[i];
         if (!(c >= 'a' && c <= 'z') && !isdigit(c) && c != '-')
@@ -305,8 +306,7 @@ int mk_parse_duration_s(const char *s, unsigned *secs, struct mk_error **err)
                             "900s, 15m, 1h30m",
                             s ? s : "");
     if (total == 0)
-        return mk_error_set(err, MK_EXIT_USAGE, "invalid duration \"%s\": must be more than 0",
-                            s);
+        return mk_error_set(err, MK_EXIT_USAGE, "invalid duration \"%s\": must be more than 0", s);
     *secs = (unsigned)total;
     return 0;
 }

@@ -15,9 +15,9 @@
 #include "config.h"
 
 static const char *const required[] = {
-    "start",   "stop",      "delete", "status",  "ip",      "ssh",
-    "docker-env", "service", "dashboard", "addons", "profile", "config",
-    "update-context", "logs", "kubectl", "version", "help",
+    "start",          "stop",    "delete",    "status",  "ip",      "ssh",
+    "docker-env",     "service", "dashboard", "addons",  "profile", "config",
+    "update-context", "logs",    "kubectl",   "version", "help",
 };
 
 static char *usage_text(const struct mk_cmd_entry *c)

@@ -257,10 +257,26 @@ static void test_start_flags(void **state)
     assert_int_equal(mk_config_set(home, "memory", "2500", NULL), 0);
     assert_int_equal(mk_config_set(home, "disk-size", "10g", NULL), 0);
     setenv("MKUBE_DISK_SIZE", "12g", 1);
-    char *a1[] = {"start", "--memory=4g", "--kubernetes-version", "1.36.0", "--wait", "all",
-                  "--wait-timeout", "5m", "--keep-context", "--direct-boot=false", "--accel",
-                  "tcg", "--ssh-port", "2222", "--bundle-url", "file:///srv/b.tar", "--embed-certs",
-                  "--driver", "qemu", NULL};
+    char *a1[] = {"start",
+                  "--memory=4g",
+                  "--kubernetes-version",
+                  "1.36.0",
+                  "--wait",
+                  "all",
+                  "--wait-timeout",
+                  "5m",
+                  "--keep-context",
+                  "--direct-boot=false",
+                  "--accel",
+                  "tcg",
+                  "--ssh-port",
+                  "2222",
+                  "--bundle-url",
+                  "file:///srv/b.tar",
+                  "--embed-certs",
+                  "--driver",
+                  "qemu",
+                  NULL};
     assert_int_equal(parse_start(a1, &o, NULL), 0);
     assert_int_equal(o.memory_mib, 4096);
     assert_int_equal(o.disk_mib, 12288);

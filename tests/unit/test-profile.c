@@ -216,7 +216,7 @@ static void test_list_delete_active(void **state)
     assert_int_equal(mk_profile_delete(home, "mid", NULL), 0);
     mk_autofree char *middir = xasprintf("%s/profiles/mid", home);
     assert_false(mk_path_exists(middir));
-    assert_null(mk_profile_get_active(home)); /* reset with it */
+    assert_null(mk_profile_get_active(home));                  /* reset with it */
     assert_int_equal(mk_profile_delete(home, "mid", NULL), 0); /* absent: fine */
 
     /* garbage in active-profile is ignored */

@@ -99,7 +99,8 @@ static void test_memory_limits(void **state)
     assert_non_null(strstr(e2->msg, "more than this host has"));
     uint64_t mib = 0;
     assert_int_equal(mk_parse_memory("100mb", &mib, &e3), -1);
-    assert_string_equal(e3->msg, "invalid memory size \"100mb\": less than the minimum of 1800 MiB");
+    assert_string_equal(e3->msg,
+                        "invalid memory size \"100mb\": less than the minimum of 1800 MiB");
     assert_int_equal(mk_parse_memory("99999g", &mib, &e4), -1);
     assert_non_null(strstr(e4->msg, "\"99999g\": more than this host has"));
     assert_int_equal(mk_parse_memory("2g", &mib, NULL), 0);
@@ -144,16 +145,35 @@ static void test_cpus(void **state)
 
 static void test_profile_names(void **state)
 {
-    const char *good[] = {"mkube", "a", "0", "dev-1", "x-y-z", "9lives",
-                          "a23456789012345678901234567890123456789012345678901234567890123", NULL};
+    const char *good[] = {"mkube",
+                          "a",
+                          "0",
+                          "dev-1",
+                          "x-y-z",
+                          "9lives",
+                          "a23456789012345678901234567890123456789012345678901234567890123",
+                          NULL};
     for (size_t i = 0; good[i]; i++) {
         mk_autoerror struct mk_error *err = NULL;
         if (mk_validate_profile_name(good[i], &err) < 0)
             fail_msg("\"%s\" refused: %s", good[i], err->msg);
     }
-    const char *bad[] = {"", "UPPER", "Mkube", "../x", "a/b", ".", "..", "-a", "a_b", "a b",
-                         "a.b", "é", "a23456789012345678901234567890123456789012345678901234567890123"
-                         "4", "a\n", NULL};
+    const char *bad[] = {"",
+                         "UPPER",
+                         "Mkube",
+                         "../x",
+                         "a/b",
+                         ".",
+                         "..",
+                         "-a",
+                         "a_b",
+                         "a b",
+                         "a.b",
+                         "é",
+                         "a23456789012345678901234567890123456789012345678901234567890123"
+                         "4",
+                         "a\n",
+                         NULL};
     for (size_t i = 0; bad[i]; i++) {
         mk_autoerror struct mk_error *err = NULL;
         if (mk_validate_profile_name(bad[i], &err) == 0)
@@ -168,7 +188,7 @@ static void test_k8s_versions(void **state)
     struct {
         const char *in, *out;
     } good[] = {
-        {"v1.37.2", "v1.37.2"}, {"1.37.2", "v1.37.2"}, {"V1.30.0", "v1.30.0"},
+        {"v1.37.2", "v1.37.2"},           {"1.37.2", "v1.37.2"},  {"V1.30.0", "v1.30.0"},
         {"v1.38.0-rc.1", "v1.38.0-rc.1"}, {"v2.0.10", "v2.0.10"},
     };
     for (size_t i = 0; i < MK_ARRAY_SIZE(good); i++) {
@@ -178,8 +198,9 @@ static void test_k8s_versions(void **state)
             fail_msg("\"%s\" refused: %s", good[i].in, err->msg);
         assert_string_equal(n, good[i].out);
     }
-    const char *bad[] = {"banana", "1.x", "1.37", "v1.37", "1.37.2.1", "v", "", "vv1.2.3",
-                         "1..2", "01.2.3", "1.2.3-", "1.2.3 ", "1.2.3-rc/1", "123456.1.1", NULL};
+    const char *bad[] = {"banana", "1.x",    "1.37",       "v1.37",      "1.37.2.1",
+                         "v",      "",       "vv1.2.3",    "1..2",       "01.2.3",
+                         "1.2.3-", "1.2.3 ", "1.2.3-rc/1", "123456.1.1", NULL};
     for (size_t i = 0; bad[i]; i++) {
         char *n = NULL;
         mk_autoerror struct mk_error *err = NULL;
@@ -210,8 +231,8 @@ static void test_durations(void **state)
     struct {
         const char *in;
         unsigned s;
-    } good[] = {{"900", 900}, {"900s", 900}, {"15m", 900}, {"1h30m", 5400},
-                {"6m0s", 360}, {"1h", 3600}, {"2m30s", 150}};
+    } good[] = {{"900", 900},  {"900s", 900}, {"15m", 900},  {"1h30m", 5400},
+                {"6m0s", 360}, {"1h", 3600},  {"2m30s", 150}};
     for (size_t i = 0; i < MK_ARRAY_SIZE(good); i++) {
         unsigned s = 0;
         mk_autoerror struct mk_error *err = NULL;
@@ -219,8 +240,8 @@ static void test_durations(void **state)
             fail_msg("\"%s\" refused: %s", good[i].in, err->msg);
         assert_int_equal(s, good[i].s);
     }
-    const char *bad[] = {"", "0", "0s", "soon", "15x", "m", "1.5h", "-5", "15 m", "5sm",
-                         "99999999999h", NULL};
+    const char *bad[] = {"",     "0",  "0s",   "soon", "15x",          "m",
+                         "1.5h", "-5", "15 m", "5sm",  "99999999999h", NULL};
     for (size_t i = 0; bad[i]; i++) {
         unsigned s = 7;
         if (mk_parse_duration_s(bad[i], &s, NULL) == 0)
@@ -257,11 +278,11 @@ static void test_bool_port_url(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_size_units),     cmocka_unit_test(test_size_refused),
+        cmocka_unit_test(test_size_units),         cmocka_unit_test(test_size_refused),
         cmocka_unit_test(test_size_null_and_what), cmocka_unit_test(test_memory_limits),
-        cmocka_unit_test(test_disk_limits),    cmocka_unit_test(test_cpus),
-        cmocka_unit_test(test_profile_names),  cmocka_unit_test(test_k8s_versions),
-        cmocka_unit_test(test_driver_runtime), cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_disk_limits),        cmocka_unit_test(test_cpus),
+        cmocka_unit_test(test_profile_names),      cmocka_unit_test(test_k8s_versions),
+        cmocka_unit_test(test_driver_runtime),     cmocka_unit_test(test_durations),
         cmocka_unit_test(test_bool_port_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
