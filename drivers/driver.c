@@ -483,7 +483,8 @@ int mk_machine_start(struct mk_machine *m, struct mk_error **err)
         return -1;
     if (st == MK_VM_RUNNING || st == MK_VM_STARTING)
         return 0;
-    if (st == MK_VM_NONEXISTENT)
+    mk_autofree char *json = xasprintf("%s/machine.json", m->dir);
+    if (st == MK_VM_NONEXISTENT && !mk_path_exists(json))
         return mk_error_set(err, MK_EXIT_FAILURE, "machine \"%s\" does not exist", m->name);
     if (mk_machine_check_files(m, err) < 0)
         return -1;

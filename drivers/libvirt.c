@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,6 +39,11 @@
 /* the NIC's user alias; libvirt names its QEMU netdev "host" + alias */
 #define LV_NET_ALIAS "ua-mk0"
 #define LV_NETDEV "host" LV_NET_ALIAS
+
+/* machine folder marker while a define is in flight, and how long one may take
+ * (about a minute where libvirtd re-probes QEMU at each define) */
+#define DEFINING_MARKER "libvirt-defining"
+#define DEFINE_MAX_SECONDS 150
 
 struct lv_priv {
     virConnectPtr conn;
@@ -53,6 +59,11 @@ static const char *lv_msg(void)
 {
     const char *s = virGetLastErrorMessage();
     return s ? s : "unknown libvirt error";
+}
+
+static char *machine_file(const struct mk_machine *m, const char *name)
+{
+    return xasprintf("%s/%s", m->dir, name);
 }
 
 static const char *machine_uri(const struct mk_machine *m)
@@ -254,11 +265,47 @@ static int lv_define(struct mk_machine *m, struct mk_error **err)
         virDomainFree(old);
     mk_autofree char *xml = mk_libvirt_domain_xml(m, &o);
     mk_debug(3, "domain XML:\n%s", xml);
+    /* libvirtd finishes a define even when we die meanwhile: the marker tells
+     * remove that a domain may still appear */
+    mk_autofree char *marker = machine_file(m, DEFINING_MARKER);
+    if (mk_write_file_atomic(marker, "", 0, 0600, err) < 0)
+        return -1;
     virDomainPtr d = virDomainDefineXML(c, xml);
-    if (!d)
-        return mk_error_set(err, MK_EXIT_DRIVER, "cannot define the libvirt domain: %s", lv_msg());
+    if (!d) {
+        mk_error_set(err, MK_EXIT_DRIVER, "cannot define the libvirt domain: %s", lv_msg());
+        unlink(marker);
+        return -1;
+    }
     virDomainFree(d);
+    unlink(marker);
     return 0;
+}
+
+/* After a create killed while libvirtd was defining: wait (bounded) for the
+ * define to land so that remove can undefine it. */
+static virDomainPtr wait_inflight_define(struct mk_machine *m)
+{
+    mk_autofree char *marker = machine_file(m, DEFINING_MARKER);
+    struct stat st;
+    if (stat(marker, &st) < 0)
+        return NULL;
+    mk_autofree char *name = mk_libvirt_domain_name(m);
+    struct mk_error *e = NULL;
+    virConnectPtr c = lv_conn(m, &e);
+    mk_error_free(e);
+    if (!c)
+        return NULL;
+    time_t until = st.st_mtime + DEFINE_MAX_SECONDS;
+    if (time(NULL) < until)
+        mk_info("a create of machine \"%s\" was interrupted while defining its domain: waiting "
+                "up to %ld s for libvirtd to finish it",
+                m->name, (long)(until - time(NULL)));
+    virDomainPtr d = NULL;
+    while (!(d = virDomainLookupByName(c, name)) && time(NULL) < until) {
+        struct timespec ts = {1, 0};
+        nanosleep(&ts, NULL);
+    }
+    return d;
 }
 
 static int dom_state(virDomainPtr d, int *state, struct mk_error **err)
@@ -431,6 +478,8 @@ static int lv_remove(struct mk_machine *m, struct mk_error **err)
         mk_warn("cannot reach libvirt to remove the domain: %s", cerr->msg);
         mk_error_free(cerr);
     }
+    if (!d && missing)
+        d = wait_inflight_define(m);
     if (d) {
         if (virDomainIsActive(d) == 1 && virDomainDestroy(d) < 0 && virDomainIsActive(d) == 1) {
             mk_error_set(err, MK_EXIT_DRIVER, "cannot destroy the libvirt domain: %s", lv_msg());

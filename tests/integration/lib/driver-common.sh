@@ -41,7 +41,7 @@ qemu_pid() {
     if [ "$DRIVER" = qemu ]; then
         local p
         p=$(cat "$MKUBE_HOME/machines/$name/qemu.pid" 2>/dev/null) || return 0
-        [ -d "/proc/$p" ] && grep -q "$MKUBE_HOME/machines/$name/qmp.sock" "/proc/$p/cmdline" 2>/dev/null && echo "$p"
+        alive "$p" && grep -q "$MKUBE_HOME/machines/$name/qmp.sock" "/proc/$p/cmdline" 2>/dev/null && echo "$p"
     else
         cat "/run/libvirt/qemu/mkube-$name.pid" 2>/dev/null || true
     fi
@@ -115,6 +115,8 @@ check_loopback_only() {
 }
 
 listening() { ss -ltnH "sport = :$1" | grep -q .; }
+# a live process (a zombie left for init to reap does not count)
+alive() { [ -r "/proc/$1/stat" ] && ! awk '{ exit !($3 == "Z" || $3 == "X") }' "/proc/$1/stat" 2>/dev/null; }
 
 create() {
     local name=$1
@@ -176,7 +178,7 @@ run_scenario() {
     local pid
     pid=$(qemu_pid "$m")
     kill -9 "$pid"
-    for i in $(seq 1 50); do [ -d "/proc/$pid" ] || break; sleep 0.2; done
+    for i in $(seq 1 50); do alive "$pid" || break; sleep 0.2; done
     sleep 1
     local st
     st=$(drv state "$m")
@@ -205,7 +207,7 @@ run_scenario() {
     drv remove "$m"
     state_is "$m" Nonexistent
     [ ! -e "$MKUBE_HOME/machines/$m" ] || fail "the machine folder is left behind"
-    [ -z "$pid" ] || [ ! -d "/proc/$pid" ] || fail "QEMU (pid $pid) survives delete"
+    [ -z "$pid" ] || ! alive "$pid" || fail "QEMU (pid $pid) survives delete"
     for p in $ports $hp; do listening "$p" && fail "port $p still listens after delete"; done
     if [ "$DRIVER" = libvirt ]; then
         virsh -q -c qemu:///system dominfo "mkube-$m" >/dev/null 2>&1 && fail "the domain is left behind"
