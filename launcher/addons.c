@@ -266,8 +266,8 @@ char **mk_addons_cached_images(const char *cache_dir, const char *k8s_version)
         if (stat(path, &st) < 0 || (best && st.st_mtime <= best_mtime))
             continue;
         json_t *m = json_load_file(path, 0, NULL);
-        if (m && mk_streq(json_string_value(json_object_get(m, "kubernetesVersion")),
-                          k8s_version)) {
+        if (m &&
+            mk_streq(json_string_value(json_object_get(m, "kubernetesVersion")), k8s_version)) {
             mk_strv_free(best);
             best = mk_bundle_manifest_images(m);
             best_mtime = st.st_mtime;
@@ -307,8 +307,8 @@ int mk_addon_apply(const char *kubectl, const char *context, const struct mk_add
             argv[k++] = a->manifests[i];
         }
     }
-    struct mk_run_opts o = {.capture_stdout = true, .capture_stderr = true,
-                            .timeout_ms = KUBECTL_TIMEOUT_MS};
+    struct mk_run_opts o = {
+        .capture_stdout = true, .capture_stderr = true, .timeout_ms = KUBECTL_TIMEOUT_MS};
     int rc = -1;
     for (int attempt = 1; attempt <= APPLY_ATTEMPTS; attempt++) {
         struct mk_run_result r;
@@ -327,8 +327,8 @@ int mk_addon_apply(const char *kubectl, const char *context, const struct mk_add
             mk_error_wrap(err, "cannot %s the \"%s\" addon", on ? "apply" : "delete", a->name);
             break;
         }
-        mk_debug(1, "kubectl %s of %s failed (attempt %d): %s", on ? "apply" : "delete",
-                 a->name, attempt, e->msg);
+        mk_debug(1, "kubectl %s of %s failed (attempt %d): %s", on ? "apply" : "delete", a->name,
+                 attempt, e->msg);
         mk_error_free(e);
         struct timespec ts = {APPLY_RETRY_S, 0};
         nanosleep(&ts, NULL);
@@ -456,8 +456,8 @@ int mk_addons_set(const char *home, const char *profile, const char *name, bool 
     if (!on && !up) {
         /* its objects live in the stopped cluster: only a running one can drop them */
         mk_error_set(err, MK_EXIT_UNAVAILABLE,
-                     "the \"%s\" cluster is not running: cannot remove the \"%s\" addon",
-                     profile, name);
+                     "the \"%s\" cluster is not running: cannot remove the \"%s\" addon", profile,
+                     name);
         mk_error_hint(err, "start it with 'mkube -p %s start', then disable the addon", profile);
         goto cleanup;
     }

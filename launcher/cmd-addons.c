@@ -25,8 +25,7 @@ static int list(const struct mk_globals *g, enum mk_output_format fmt, struct mk
     }
     /* which images the profile's bundle has, when start unpacked it already */
     mk_autofree char *cache = mk_home_path(g->home, "cache");
-    mk_autostrv char **images =
-        p ? mk_addons_cached_images(cache, p->kubernetes_version) : NULL;
+    mk_autostrv char **images = p ? mk_addons_cached_images(cache, p->kubernetes_version) : NULL;
     int rc = MK_EXIT_OK;
     json_t *j = json_object();
     static const char *const headers[] = {"ADDON NAME", "PROFILE", "STATUS", "DESCRIPTION"};
@@ -72,7 +71,8 @@ static int addons_exec(const struct mk_globals *g, int argc, char **argv, struct
     int nargs = argc - optind;
     char **args = argv + optind;
     if (nargs == 0)
-        return mk_cmd_usage_error(err, "addons", "'addons' needs list, enable NAME or disable NAME");
+        return mk_cmd_usage_error(err, "addons",
+                                  "'addons' needs list, enable NAME or disable NAME");
     if (strcmp(args[0], "list") == 0) {
         if (nargs != 1)
             return mk_cmd_usage_error(err, "addons", "'addons list' takes no arguments");

@@ -8,8 +8,7 @@
 #include "dockerenv.h"
 #include "output.h"
 
-static int docker_env_exec(const struct mk_globals *g, int argc, char **argv,
-                           struct mk_error **err)
+static int docker_env_exec(const struct mk_globals *g, int argc, char **argv, struct mk_error **err)
 {
     static const struct option longopts[] = {
         {"shell", required_argument, NULL, 's'},
@@ -23,10 +22,17 @@ static int docker_env_exec(const struct mk_globals *g, int argc, char **argv,
     optind = 0;
     while ((c = mk_cmd_getopt("docker-env", argc, argv, "uo:", longopts, err)) != -1) {
         switch (c) {
-        case 's': shell = optarg; break;
-        case 'u': unset = true; break;
-        case 'o': output = optarg; break;
-        default: return -1;
+        case 's':
+            shell = optarg;
+            break;
+        case 'u':
+            unset = true;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        default:
+            return -1;
         }
     }
     if (optind < argc)

@@ -143,8 +143,7 @@ static int resolve(struct mk_cluster *c, const struct mk_kapi *k, const struct s
     return 0;
 }
 
-static int open_or_print(struct mk_svc *svcs, size_t n, const struct svc_opts *o,
-                         const char *host)
+static int open_or_print(struct mk_svc *svcs, size_t n, const struct svc_opts *o, const char *host)
 {
     if (o->url) {
         for (size_t i = 0; i < n; i++)
@@ -182,14 +181,10 @@ static int open_or_print(struct mk_svc *svcs, size_t n, const struct svc_opts *o
 static int service_exec(const struct mk_globals *g, int argc, char **argv, struct mk_error **err)
 {
     static const struct option longopts[] = {
-        {"namespace", required_argument, NULL, 'n'},
-        {"url", no_argument, NULL, 'u'},
-        {"https", no_argument, NULL, 'h'},
-        {"all", no_argument, NULL, 'a'},
-        {"wait", required_argument, NULL, 'w'},
-        {"interval", required_argument, NULL, 'i'},
-        {"output", required_argument, NULL, 'o'},
-        {0},
+        {"namespace", required_argument, NULL, 'n'}, {"url", no_argument, NULL, 'u'},
+        {"https", no_argument, NULL, 'h'},           {"all", no_argument, NULL, 'a'},
+        {"wait", required_argument, NULL, 'w'},      {"interval", required_argument, NULL, 'i'},
+        {"output", required_argument, NULL, 'o'},    {0},
     };
     struct svc_opts o = {.ns = "default",
                          .wait_s = MK_SERVICE_DEFAULT_WAIT_S,
@@ -199,10 +194,19 @@ static int service_exec(const struct mk_globals *g, int argc, char **argv, struc
     optind = 0;
     while ((c = mk_cmd_getopt("service", argc, argv, "n:o:", longopts, err)) != -1) {
         switch (c) {
-        case 'n': o.ns = optarg; o.ns_given = true; break;
-        case 'u': o.url = true; break;
-        case 'h': o.https = true; break;
-        case 'a': o.all = true; break;
+        case 'n':
+            o.ns = optarg;
+            o.ns_given = true;
+            break;
+        case 'u':
+            o.url = true;
+            break;
+        case 'h':
+            o.https = true;
+            break;
+        case 'a':
+            o.all = true;
+            break;
         case 'w':
             if (parse_seconds("--wait", optarg, &o.wait_s, err) < 0)
                 return -1;
@@ -211,8 +215,11 @@ static int service_exec(const struct mk_globals *g, int argc, char **argv, struc
             if (parse_seconds("--interval", optarg, &o.interval_s, err) < 0)
                 return -1;
             break;
-        case 'o': output = optarg; break;
-        default: return -1;
+        case 'o':
+            output = optarg;
+            break;
+        default:
+            return -1;
         }
     }
     if (mk_output_parse(output, &o.fmt, err) < 0)

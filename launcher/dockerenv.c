@@ -23,11 +23,19 @@ static const struct {
     const char *name;
     enum mk_shell sh;
 } shell_names[] = {
-    {"bash", MK_SHELL_BASH},   {"zsh", MK_SHELL_BASH},        {"sh", MK_SHELL_BASH},
-    {"ksh", MK_SHELL_BASH},    {"dash", MK_SHELL_BASH},       {"fish", MK_SHELL_FISH},
-    {"powershell", MK_SHELL_POWERSHELL}, {"pwsh", MK_SHELL_POWERSHELL},
-    {"cmd", MK_SHELL_CMD},     {"tcsh", MK_SHELL_TCSH},       {"csh", MK_SHELL_TCSH},
-    {"emacs", MK_SHELL_EMACS}, {"none", MK_SHELL_NONE},
+    {"bash", MK_SHELL_BASH},
+    {"zsh", MK_SHELL_BASH},
+    {"sh", MK_SHELL_BASH},
+    {"ksh", MK_SHELL_BASH},
+    {"dash", MK_SHELL_BASH},
+    {"fish", MK_SHELL_FISH},
+    {"powershell", MK_SHELL_POWERSHELL},
+    {"pwsh", MK_SHELL_POWERSHELL},
+    {"cmd", MK_SHELL_CMD},
+    {"tcsh", MK_SHELL_TCSH},
+    {"csh", MK_SHELL_TCSH},
+    {"emacs", MK_SHELL_EMACS},
+    {"none", MK_SHELL_NONE},
 };
 
 int mk_shell_parse(const char *name, enum mk_shell *out, struct mk_error **err)
@@ -61,13 +69,20 @@ enum mk_shell mk_shell_detect(const char *shell_env)
 const char *mk_shell_name(enum mk_shell sh)
 {
     switch (sh) {
-    case MK_SHELL_BASH: return "bash";
-    case MK_SHELL_FISH: return "fish";
-    case MK_SHELL_POWERSHELL: return "powershell";
-    case MK_SHELL_CMD: return "cmd";
-    case MK_SHELL_TCSH: return "tcsh";
-    case MK_SHELL_EMACS: return "emacs";
-    case MK_SHELL_NONE: return "none";
+    case MK_SHELL_BASH:
+        return "bash";
+    case MK_SHELL_FISH:
+        return "fish";
+    case MK_SHELL_POWERSHELL:
+        return "powershell";
+    case MK_SHELL_CMD:
+        return "cmd";
+    case MK_SHELL_TCSH:
+        return "tcsh";
+    case MK_SHELL_EMACS:
+        return "emacs";
+    case MK_SHELL_NONE:
+        return "none";
     }
     return "bash";
 }
@@ -130,26 +145,54 @@ static void set_line(struct mk_buf *out, enum mk_shell sh, const char *name, con
 {
     mk_autofree char *q = mk_shell_quote(sh, value);
     switch (sh) {
-    case MK_SHELL_BASH: mk_buf_addf(out, "export %s=%s\n", name, q); break;
-    case MK_SHELL_FISH: mk_buf_addf(out, "set -gx %s %s;\n", name, q); break;
-    case MK_SHELL_POWERSHELL: mk_buf_addf(out, "$Env:%s = %s\n", name, q); break;
-    case MK_SHELL_CMD: mk_buf_addf(out, "SET %s=%s\n", name, q); break;
-    case MK_SHELL_TCSH: mk_buf_addf(out, "setenv %s %s;\n", name, q); break;
-    case MK_SHELL_EMACS: mk_buf_addf(out, "(setenv \"%s\" %s)\n", name, q); break;
-    case MK_SHELL_NONE: mk_buf_addf(out, "%s=%s\n", name, q); break;
+    case MK_SHELL_BASH:
+        mk_buf_addf(out, "export %s=%s\n", name, q);
+        break;
+    case MK_SHELL_FISH:
+        mk_buf_addf(out, "set -gx %s %s;\n", name, q);
+        break;
+    case MK_SHELL_POWERSHELL:
+        mk_buf_addf(out, "$Env:%s = %s\n", name, q);
+        break;
+    case MK_SHELL_CMD:
+        mk_buf_addf(out, "SET %s=%s\n", name, q);
+        break;
+    case MK_SHELL_TCSH:
+        mk_buf_addf(out, "setenv %s %s;\n", name, q);
+        break;
+    case MK_SHELL_EMACS:
+        mk_buf_addf(out, "(setenv \"%s\" %s)\n", name, q);
+        break;
+    case MK_SHELL_NONE:
+        mk_buf_addf(out, "%s=%s\n", name, q);
+        break;
     }
 }
 
 static void unset_line(struct mk_buf *out, enum mk_shell sh, const char *name)
 {
     switch (sh) {
-    case MK_SHELL_BASH: mk_buf_addf(out, "unset %s;\n", name); break;
-    case MK_SHELL_FISH: mk_buf_addf(out, "set -e %s;\n", name); break;
-    case MK_SHELL_POWERSHELL: mk_buf_addf(out, "Remove-Item Env:\\%s\n", name); break;
-    case MK_SHELL_CMD: mk_buf_addf(out, "SET %s=\n", name); break;
-    case MK_SHELL_TCSH: mk_buf_addf(out, "unsetenv %s;\n", name); break;
-    case MK_SHELL_EMACS: mk_buf_addf(out, "(setenv \"%s\" nil)\n", name); break;
-    case MK_SHELL_NONE: mk_buf_addf(out, "%s\n", name); break;
+    case MK_SHELL_BASH:
+        mk_buf_addf(out, "unset %s;\n", name);
+        break;
+    case MK_SHELL_FISH:
+        mk_buf_addf(out, "set -e %s;\n", name);
+        break;
+    case MK_SHELL_POWERSHELL:
+        mk_buf_addf(out, "Remove-Item Env:\\%s\n", name);
+        break;
+    case MK_SHELL_CMD:
+        mk_buf_addf(out, "SET %s=\n", name);
+        break;
+    case MK_SHELL_TCSH:
+        mk_buf_addf(out, "unsetenv %s;\n", name);
+        break;
+    case MK_SHELL_EMACS:
+        mk_buf_addf(out, "(setenv \"%s\" nil)\n", name);
+        break;
+    case MK_SHELL_NONE:
+        mk_buf_addf(out, "%s\n", name);
+        break;
     }
 }
 
@@ -159,8 +202,12 @@ static void usage_hint(struct mk_buf *out, enum mk_shell sh, const char *profile
 {
     mk_autofree char *cmd = xasprintf("mkube -p %s docker-env", profile);
     switch (sh) {
-    case MK_SHELL_BASH: mk_buf_addf(out, "\n# %s\n# eval $(%s)\n", HINT_PLZ, cmd); break;
-    case MK_SHELL_FISH: mk_buf_addf(out, "\n# %s\n# %s | source\n", HINT_PLZ, cmd); break;
+    case MK_SHELL_BASH:
+        mk_buf_addf(out, "\n# %s\n# eval $(%s)\n", HINT_PLZ, cmd);
+        break;
+    case MK_SHELL_FISH:
+        mk_buf_addf(out, "\n# %s\n# %s | source\n", HINT_PLZ, cmd);
+        break;
     case MK_SHELL_POWERSHELL:
         mk_buf_addf(out, "# %s\n# & %s --shell powershell | Invoke-Expression\n", HINT_PLZ, cmd);
         break;
@@ -179,7 +226,8 @@ static void usage_hint(struct mk_buf *out, enum mk_shell sh, const char *profile
                     "(current-buffer)) (eval-buffer))\n",
                     HINT_PLZ, cmd);
         break;
-    case MK_SHELL_NONE: break;
+    case MK_SHELL_NONE:
+        break;
     }
 }
 

@@ -122,8 +122,8 @@ static time_t now_s(void)
 }
 
 /* GET a service: 1 found (out filled), 0 not found, -1 error. */
-static int fetch_svc(const struct mk_kapi *k, const char *ns, const char *name,
-                     struct mk_svc *out, struct mk_error **err)
+static int fetch_svc(const struct mk_kapi *k, const char *ns, const char *name, struct mk_svc *out,
+                     struct mk_error **err)
 {
     mk_autofree char *path = xasprintf("/api/v1/namespaces/%s/services/%s", ns, name);
     mk_autobuf struct mk_buf body = MK_BUF_INIT;
@@ -146,8 +146,8 @@ static int fetch_svc(const struct mk_kapi *k, const char *ns, const char *name,
     return r < 0 ? -1 : 1;
 }
 
-static int ready_endpoints(const struct mk_kapi *k, const char *ns, const char *name,
-                           size_t *ready, struct mk_error **err)
+static int ready_endpoints(const struct mk_kapi *k, const char *ns, const char *name, size_t *ready,
+                           struct mk_error **err)
 {
     mk_autofree char *path = xasprintf("/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices"
                                        "?labelSelector=kubernetes.io%%2Fservice-name%%3D%s",
@@ -206,8 +206,8 @@ int mk_svc_get(const struct mk_kapi *k, const char *ns, const char *name, int wa
         return mk_error_hint(err, "list the services with: mkube service list -n %s", ns);
     }
     mk_svc_release(out);
-    mk_error_set(err, MK_EXIT_UNAVAILABLE, "service %s/%s has no running pod after %d s", ns,
-                 name, wait_s);
+    mk_error_set(err, MK_EXIT_UNAVAILABLE, "service %s/%s has no running pod after %d s", ns, name,
+                 wait_s);
     return mk_error_hint(err, "see why with: kubectl get pods -n %s; or wait longer with --wait",
                          ns);
 }
@@ -296,8 +296,8 @@ int mk_browser_open(const char *url, bool *opened, char **why, struct mk_error *
         return 0;
     }
     const char *argv[] = {prog, url, NULL};
-    struct mk_run_opts o = {.capture_stdout = true, .capture_stderr = true,
-                            .timeout_ms = BROWSER_TIMEOUT_MS};
+    struct mk_run_opts o = {
+        .capture_stdout = true, .capture_stderr = true, .timeout_ms = BROWSER_TIMEOUT_MS};
     struct mk_run_result r;
     mk_run_result_init(&r);
     struct mk_error *e = NULL;

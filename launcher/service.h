@@ -14,7 +14,7 @@
 #include "error.h"
 #include "kapi.h"
 
-#define MK_SERVICE_DEFAULT_WAIT_S 120  /* --wait */
+#define MK_SERVICE_DEFAULT_WAIT_S 120   /* --wait */
 #define MK_SERVICE_DEFAULT_INTERVAL_S 1 /* --interval */
 
 struct mk_svc_port {

@@ -48,8 +48,7 @@ static int yaml_docs(const char *path)
     for (;;) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&p, &ev))
-            fail_msg("%s: YAML error: %s (line %zu)", path, p.problem,
-                     p.problem_mark.line + 1);
+            fail_msg("%s: YAML error: %s (line %zu)", path, p.problem, p.problem_mark.line + 1);
         yaml_event_type_t t = ev.type;
         yaml_event_delete(&ev);
         if (t == YAML_DOCUMENT_START_EVENT)
@@ -229,8 +228,9 @@ static void test_kubectl_argv(void **state)
     assert_string_equal(log.argv, "/k/kubectl --kubeconfig /tmp/kc-test --context prof apply "
                                   "-f /a/one.yaml -f /a/two.yaml");
     assert_int_equal(mk_addon_apply("/k/kubectl", "prof", &a, false, &err), 0);
-    assert_string_equal(log.argv, "/k/kubectl --kubeconfig /tmp/kc-test --context prof delete "
-                                  "--ignore-not-found --timeout=120s -f /a/two.yaml -f /a/one.yaml");
+    assert_string_equal(log.argv,
+                        "/k/kubectl --kubeconfig /tmp/kc-test --context prof delete "
+                        "--ignore-not-found --timeout=120s -f /a/two.yaml -f /a/one.yaml");
     mk_run_set_hook(NULL, NULL);
     free(log.argv);
     unsetenv("KUBECONFIG");
@@ -272,12 +272,9 @@ static void test_cached_images(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dir_fallback),
-        cmocka_unit_test(test_shipped_addons),
-        cmocka_unit_test(test_defaults_in_profile),
-        cmocka_unit_test(test_available),
-        cmocka_unit_test(test_kubectl_argv),
-        cmocka_unit_test(test_cached_images),
+        cmocka_unit_test(test_dir_fallback),        cmocka_unit_test(test_shipped_addons),
+        cmocka_unit_test(test_defaults_in_profile), cmocka_unit_test(test_available),
+        cmocka_unit_test(test_kubectl_argv),        cmocka_unit_test(test_cached_images),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

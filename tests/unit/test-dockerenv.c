@@ -22,8 +22,8 @@
 #include "profile.h"
 #include "run.h"
 
-static const enum mk_shell all_shells[] = {MK_SHELL_BASH, MK_SHELL_FISH,  MK_SHELL_POWERSHELL,
-                                           MK_SHELL_CMD,  MK_SHELL_TCSH,  MK_SHELL_EMACS,
+static const enum mk_shell all_shells[] = {MK_SHELL_BASH, MK_SHELL_FISH, MK_SHELL_POWERSHELL,
+                                           MK_SHELL_CMD,  MK_SHELL_TCSH, MK_SHELL_EMACS,
                                            MK_SHELL_NONE};
 
 /* A table standing in for the caller's environment: "NAME=value" entries. */
@@ -147,8 +147,8 @@ static void test_shell_names(void **state)
 
 struct fixture {
     char *tmp;
-    char *home;     /* with every special character in it */
-    int listen_fd;  /* stands where QEMU's docker forward listens */
+    char *home;    /* with every special character in it */
+    int listen_fd; /* stands where QEMU's docker forward listens */
     unsigned port;
 };
 
@@ -350,12 +350,18 @@ static void test_real_shells(void **state)
         char *env_home = xasprintf("MKUBE_HOME=%s", f->home);
         char *env_bin = xasprintf("MKUBE_BIN=%s", bin);
         char *env_shell = xasprintf("SHELL=/bin/%s", shell_scripts[i].flag);
-        char *const env[] = {env_home, env_bin, env_shell, "MKUBE_EXISTING_DOCKER_HOST=",
-                             "MKUBE_ACTIVE_DOCKERD=", "DOCKER_CERT_PATH=",
-                             "DOCKER_TLS_VERIFY=", "NO_COLOR=1", NULL};
+        char *const env[] = {env_home,
+                             env_bin,
+                             env_shell,
+                             "MKUBE_EXISTING_DOCKER_HOST=",
+                             "MKUBE_ACTIVE_DOCKERD=",
+                             "DOCKER_CERT_PATH=",
+                             "DOCKER_TLS_VERIFY=",
+                             "NO_COLOR=1",
+                             NULL};
         const char *argv[] = {shell_scripts[i].shell, script, NULL};
-        struct mk_run_opts o = {.env = env, .capture_stdout = true, .capture_stderr = true,
-                                .timeout_ms = 30000};
+        struct mk_run_opts o = {
+            .env = env, .capture_stdout = true, .capture_stderr = true, .timeout_ms = 30000};
         struct mk_run_result r;
         mk_run_result_init(&r);
         struct mk_error *err = NULL;

@@ -244,10 +244,10 @@ static void test_forward_concurrent(void **state)
             if (mk_cluster_open(f->tmp, "sv", &c, &err) < 0)
                 _exit(2);
             for (int i = k; i < N; i += 2) {
-                struct mk_svc_port p = {.name = "", .protocol = "TCP", .port = 80,
-                                        .node_port = ports[i]};
-                struct mk_svc s = {.ns = "default", .name = "x", .type = "NodePort",
-                                   .ports = &p, .nports = 1};
+                struct mk_svc_port p = {
+                    .name = "", .protocol = "TCP", .port = 80, .node_port = ports[i]};
+                struct mk_svc s = {
+                    .ns = "default", .name = "x", .type = "NodePort", .ports = &p, .nports = 1};
                 if (mk_svc_forward(&c, &s, 1, &err) < 0)
                     _exit(3);
             }
