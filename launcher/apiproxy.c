@@ -283,6 +283,7 @@ static int rd_copy_chunked(struct rd *r, int timeout_ms)
 
 struct req {
     char *method, *target;
+    char *upgrade_proto; /* the Upgrade header, when upgrading */
     bool upgrade;
     bool chunked;
     bool has_length;
@@ -293,6 +294,7 @@ static void req_release(struct req *q)
 {
     free(q->method);
     free(q->target);
+    free(q->upgrade_proto);
 }
 
 static void reply_error(struct conn *c, int code, const char *reason, const char *msg)
@@ -410,6 +412,8 @@ static int parse_request(struct conn *c, char *head, struct req *q, struct mk_bu
         q->has_length = true;
     }
     q->upgrade = upgrade && *upgrade && conn_tokens && list_has(conn_tokens, "upgrade");
+    if (q->upgrade)
+        q->upgrade_proto = xstrdup(upgrade);
 
     /* Second pass: the head for the API server. */
     mk_buf_addf(out, "%s %s HTTP/1.1\r\nHost: %s:%s\r\n", q->method, q->target, c->p->up_host,
@@ -649,7 +653,8 @@ static void serve(struct conn *c)
     }
     int code = 0;
     sscanf(resp.buf, "HTTP/1.%*d %d", &code);
-    mk_debug(2, "apiproxy: %s %s -> %d", q.method, q.target, code);
+    mk_debug(2, "apiproxy: %s %s -> %d%s%s", q.method, q.target, code,
+             q.upgrade ? " upgrade " : "", q.upgrade ? q.upgrade_proto : "");
     if (client_send(c, resp.buf, resp.len) < 0)
         goto cleanup;
     if (code == 101 && q.upgrade) {
