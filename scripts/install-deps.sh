@@ -40,6 +40,10 @@ as_root() {
     fi
 }
 
+# The walkthrough test drives the VM's dockerd with a docker CLI; Debian's
+# comes with docker.io (any docker CLI already on PATH will do).
+command -v docker >/dev/null || PACKAGES+=(docker.io)
+
 # one dpkg-query for all: "name status" for those dpkg knows
 installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${PACKAGES[@]}" 2>/dev/null |
     awk '$NF == "installed" && $(NF-1) == "ok" { print $1 }' || true)
