@@ -118,11 +118,29 @@ static void test_cdrom_session_kvm(void **state)
     mk_machine_free(m);
 }
 
+/* no libvirtd behind the socket: a clear error with what to do */
+static void test_connect_error(void **state)
+{
+    (void)state;
+    struct mk_machine *m = machine("noconn");
+    m->libvirt_uri = xstrdup("qemu:///system?socket=/nonexistent/libvirt-sock");
+    enum mk_vm_state st;
+    struct mk_error *err = NULL;
+    assert_int_equal(mk_machine_state(m, &st, &err), -1);
+    assert_non_null(strstr(err->msg, "cannot connect to libvirt at qemu:///system"));
+    assert_int_equal(err->code, MK_EXIT_DRIVER);
+    assert_non_null(err->hint);
+    assert_non_null(strstr(err->hint, "start libvirtd"));
+    mk_error_free(err);
+    mk_machine_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_direct_boot_system_tcg),
         cmocka_unit_test(test_cdrom_session_kvm),
+        cmocka_unit_test(test_connect_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

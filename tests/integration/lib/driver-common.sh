@@ -218,8 +218,12 @@ run_scenario() {
     NAMES+=("$h")
     drv create "$h" -d "$DRIVER" --iso "$IMG/mkube.iso" --pubkey-file "$TMP/id.pub" &
     local cpid=$!
-    sleep "${HALF_CREATE_DELAY:-0.3}"
-    kill -9 "$cpid" 2>/dev/null || true
+    sleep "${HALF_CREATE_DELAY:-0.1}"
+    if kill -9 "$cpid" 2>/dev/null; then
+        say "create killed; left behind: $(cd "$MKUBE_HOME/machines/$h" 2>/dev/null && ls | tr '\n' ' ')"
+    else
+        say "create finished before the kill (nothing half-made this time)"
+    fi
     wait "$cpid" 2>/dev/null || true
     drv remove "$h"
     state_is "$h" Nonexistent
