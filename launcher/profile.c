@@ -310,6 +310,25 @@ static int lock_unless_held(const char *home, const char *name, int *fd, struct 
     return mk_profile_lock(home, name, LOCK_WAIT_MS, fd, err);
 }
 
+/* Temp files of writers killed mid-write: every write holds the lock, so
+ * while we hold it any config.json.tmp.* left in the folder is dead. */
+static void remove_stale_temps(const char *home, const char *name)
+{
+    mk_autofree char *dir = profile_dir(home, name);
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!mk_str_has_prefix(de->d_name, "config.json.tmp."))
+            continue;
+        mk_autofree char *path = xasprintf("%s/%s", dir, de->d_name);
+        if (unlink(path) == 0)
+            mk_debug(1, "removed %s, left by an interrupted write", path);
+    }
+    closedir(d);
+}
+
 int mk_profile_save(const char *home, const struct mk_profile *p, struct mk_error **err)
 {
     if (mk_validate_profile_name(p->name, err) < 0)
@@ -317,6 +336,7 @@ int mk_profile_save(const char *home, const struct mk_profile *p, struct mk_erro
     int fd = -1;
     if (lock_unless_held(home, p->name, &fd, err) < 0)
         return -1;
+    remove_stale_temps(home, p->name);
     json_t *o = mk_profile_to_json(p);
     char *text = json_dumps(o, JSON_INDENT(2));
     json_decref(o);
