@@ -2,6 +2,7 @@
  * flag > env > file > default resolution (see config.h). */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -231,6 +232,22 @@ int mk_config_get(const char *home, const char *key, char **value, struct mk_err
     return 0;
 }
 
+/* Temp files of writers killed mid-write (every write holds the lock). */
+static void remove_stale_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (mk_str_has_prefix(de->d_name, "config.json.tmp.")) {
+            mk_autofree char *path = xasprintf("%s/%s", dir, de->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+}
+
 /* Read-modify-write under config/.lock. value NULL removes key. */
 static int update(const char *home, const char *key, const char *value, struct mk_error **err)
 {
@@ -244,6 +261,7 @@ static int update(const char *home, const char *key, const char *value, struct m
     int fd = -1;
     if (mk_lock(lock, LOCK_WAIT_MS, &fd, err) < 0)
         return -1;
+    remove_stale_temps(dir);
     json_t *o = NULL;
     int ret = -1;
     if (read_file(home, &o, err) < 0)

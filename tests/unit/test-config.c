@@ -164,6 +164,13 @@ static void test_set_get_unset_view(void **state)
     assert_int_equal(mk_config_get(home, "cpus", &v, NULL), 0);
     assert_null(v);
 
+    /* a temp file of a writer killed mid-write is swept by the next write */
+    mk_autofree char *stale = xasprintf("%s/config/config.json.tmp.99999999", home);
+    assert_int_equal(mk_write_file_atomic(stale, "{", 1, 0600, NULL), 0);
+    assert_int_equal(mk_config_set(home, "cpus", "1", NULL), 0);
+    assert_false(mk_path_exists(stale));
+    assert_int_equal(mk_config_unset(home, "cpus", NULL), 0);
+
     /* a key from a newer mkube survives our rewrite */
     mk_autofree char *path = xasprintf("%s/config/config.json", home);
     mk_autobuf struct mk_buf text = MK_BUF_INIT;
