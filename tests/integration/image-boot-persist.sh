@@ -58,7 +58,7 @@ vm_ssh "grep -q '^nameserver 127\.' /etc/resolv.conf" && fail "/etc/resolv.conf 
 [ "$(vm_ssh cat /proc/sys/net/ipv4/ip_forward)" = 1 ] || fail "ip_forward is off"
 [ "$(vm_ssh cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null)" = 1 ] ||
     fail "net.bridge.bridge-nf-call-iptables is not 1 (br_netfilter not loaded?)"
-UUID1=$(vm_ssh sudo blkid -s UUID -o value -L mkube-data 2>/dev/null || vm_ssh sudo blkid -s UUID -o value "$(vm_ssh findmnt -n -o SOURCE /mnt/mkube-data)")
+UUID1=$(vm_ssh 'sudo blkid -s UUID -o value "$(findmnt -n -o SOURCE /mnt/mkube-data)"')
 STAMP1=$(vm_ssh cat /mnt/mkube-data/mkube/formatted-at)
 [ -n "$UUID1" ] || fail "cannot read the data disk's UUID"
 KEY1=$(host_key)
@@ -72,7 +72,7 @@ start_vm direct "$DISK" qcow2
 wait_ssh
 SECOND_BOOT=$BOOT_SECS
 [ "$(vm_ssh cat /data/mkube-test)" = "persist-$$" ] || fail "/data/mkube-test did not survive the reboot"
-UUID2=$(vm_ssh sudo blkid -s UUID -o value "$(vm_ssh findmnt -n -o SOURCE /mnt/mkube-data)")
+UUID2=$(vm_ssh 'sudo blkid -s UUID -o value "$(findmnt -n -o SOURCE /mnt/mkube-data)"')
 [ "$UUID1" = "$UUID2" ] || fail "the data disk was reformatted (UUID $UUID1 -> $UUID2)"
 [ "$(vm_ssh cat /mnt/mkube-data/mkube/formatted-at)" = "$STAMP1" ] || fail "the data disk's format stamp changed"
 [ "$(host_key)" = "$KEY1" ] || fail "the SSH host key changed across the reboot"
@@ -82,5 +82,34 @@ for _ in $(seq 1 60); do
     sleep 2
 done
 [ "$(vm_ssh systemctl is-active docker)" = active ] || fail "docker is not active after the reboot"
+
+# dockerd adds tcp/2376 with --tlsverify once certificates are in
+# /var/lib/mkube/docker-tls (on the data disk) and docker is restarted.
+if command -v openssl >/dev/null; then
+    P="$TMP/pki"
+    mkdir -p "$P"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj /CN=mkube-test-ca -keyout "$P/ca-key.pem" -out "$P/ca.pem" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=mkube \
+        -keyout "$P/server-key.pem" -out "$P/server.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' > "$P/server.ext"
+    openssl x509 -req -in "$P/server.csr" -CA "$P/ca.pem" -CAkey "$P/ca-key.pem" -CAcreateserial \
+        -days 2 -extfile "$P/server.ext" -out "$P/server.pem" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=client \
+        -keyout "$P/key.pem" -out "$P/client.csr" 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' > "$P/client.ext"
+    openssl x509 -req -in "$P/client.csr" -CA "$P/ca.pem" -CAkey "$P/ca-key.pem" -CAcreateserial \
+        -days 2 -extfile "$P/client.ext" -out "$P/cert.pem" 2>/dev/null
+    tar -C "$P" -c ca.pem server.pem server-key.pem cert.pem key.pem |
+        vm_ssh 'sudo mkdir -p /var/lib/mkube/docker-tls /tmp/client && sudo tar -x -C /tmp/client &&
+            cd /tmp/client && sudo cp ca.pem server.pem server-key.pem /var/lib/mkube/docker-tls/ &&
+            sudo systemctl restart docker' || fail "installing the docker TLS certificates failed"
+    out=$(vm_ssh 'cd /tmp/client && sudo docker --tlsverify --tlscacert ca.pem --tlscert cert.pem --tlskey key.pem \
+        -H tcp://127.0.0.1:2376 version --format "{{.Server.Version}}"' 2>&1) ||
+        fail "dockerd does not answer on tcp/2376 with TLS: $out"
+    note "dockerd answers on tcp://0.0.0.0:2376 with --tlsverify (server $out)"
+else
+    note "skipping the docker TLS check: no openssl on this host"
+fi
 stop_vm
 note "boot-to-ssh: first boot (formats the disk) ${FIRST_BOOT}s, second boot ${SECOND_BOOT}s"
