@@ -36,8 +36,6 @@ static const char *const known_fields[] = {
  * wait for themselves (flock locks belong to an open file, not a process). */
 struct held_lock {
     int fd;
-    dev_t dev;
-    ino_t ino;
     char *path;
 };
 static struct held_lock held[16];
@@ -277,10 +275,14 @@ int mk_profile_lock(const char *home, const char *name, int timeout_ms, int *fd,
     if (mk_lock(path, timeout_ms, fd, err) < 0)
         return mk_error_wrap(err, "profile \"%s\"", name);
     for (size_t i = 0; i < MK_ARRAY_SIZE(held); i++) {
+        /* a slot whose lock was let go with a bare mk_unlock() is free too
+         * (its fd is closed, or reused: then it is ours now) */
+        if (held[i].path && (held[i].fd == *fd || !fd_is_file(held[i].fd, held[i].path))) {
+            free(held[i].path);
+            held[i] = (struct held_lock){.fd = -1};
+        }
         if (!held[i].path) {
-            struct stat st;
-            fstat(*fd, &st);
-            held[i] = (struct held_lock){*fd, st.st_dev, st.st_ino, xstrdup(path)};
+            held[i] = (struct held_lock){*fd, xstrdup(path)};
             break;
         }
     }

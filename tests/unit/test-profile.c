@@ -328,6 +328,26 @@ static int count_temps(const char *name)
     return n;
 }
 
+/* Locks let go with a bare mk_unlock() do not use up the record of held
+ * locks: after many of them, a save inside a held lock still does not wait
+ * on itself (it would wait 30 s and fail). */
+static void test_held_lock_record(void **state)
+{
+    for (int i = 0; i < 40; i++) {
+        int fd = -1;
+        assert_int_equal(mk_profile_lock(home, i % 2 ? "a" : "b", 1000, &fd, NULL), 0);
+        mk_unlock(fd);
+    }
+    int fd = -1;
+    assert_int_equal(mk_profile_lock(home, "c", 1000, &fd, NULL), 0);
+    mk_autoprofile struct mk_profile *p = mk_profile_new("c");
+    long long t0 = now_ms();
+    assert_int_equal(mk_profile_save(home, p, NULL), 0);
+    assert_true(now_ms() - t0 < 5000);
+    assert_int_equal(mk_profile_delete(home, "c", NULL), 0); /* also inside the lock */
+    mk_profile_unlock(fd);
+}
+
 /* kill -9 a writer in the middle of its save loop: the file is always one
  * whole version, never a torn one. */
 static void test_crash_mid_write(void **state)
@@ -413,6 +433,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_delete_active, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_contention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_lost_updates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_held_lock_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_mid_write, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
