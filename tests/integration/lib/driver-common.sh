@@ -216,7 +216,8 @@ run_scenario() {
     say "a create killed halfway, then delete"
     local h=drv-$DRIVER-half
     NAMES+=("$h")
-    drv create "$h" -d "$DRIVER" --iso "$IMG/mkube.iso" --pubkey-file "$TMP/id.pub" &
+    # the program itself in the background, not the drv function (a subshell)
+    "$DRVTEST" create "$h" -d "$DRIVER" --iso "$IMG/mkube.iso" --pubkey-file "$TMP/id.pub" &
     local cpid=$!
     sleep "${HALF_CREATE_DELAY:-0.1}"
     if kill -9 "$cpid" 2>/dev/null; then
