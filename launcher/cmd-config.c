@@ -2,10 +2,12 @@
  * $MKUBE_HOME/config/config.json (config.h); nested verbs in a sub-table. */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
 #include "config.h"
+#include "log.h"
 #include "output.h"
 
 struct config_verb {
@@ -19,7 +21,13 @@ struct config_verb {
 static int config_set(const struct mk_globals *g, char **args, enum mk_output_format fmt,
                       struct mk_error **err)
 {
-    return mk_config_set(g->home, args[0], args[1], err) < 0 ? -1 : MK_EXIT_OK;
+    if (mk_config_set(g->home, args[0], args[1], err) < 0)
+        return -1;
+    const struct mk_config_key *k = mk_config_key_find(args[0]);
+    const char *env = getenv(k->env);
+    if (env && *env)
+        mk_warn("%s=%s is set in the environment and wins over the config file", k->env, env);
+    return MK_EXIT_OK;
 }
 
 static int config_get(const struct mk_globals *g, char **args, enum mk_output_format fmt,

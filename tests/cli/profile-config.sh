@@ -31,6 +31,8 @@ if jq -e '.memory == "4g"' "$MKUBE_HOME/config/config.json" >/dev/null; then ok;
 perm=$(stat -c %a "$MKUBE_HOME/config/config.json")
 [ "$perm" = 600 ] && ok || fail "config.json mode $perm"
 
+MKUBE_MEMORY=5g "$BIN" config set memory 4g >"$OUT" 2>"$ERR"
+expect_err_has "MKUBE_MEMORY=5g is set in the environment and wins" "env override warned"
 mk config unset memory
 expect_rc 0 "unset memory"
 mk config get memory
