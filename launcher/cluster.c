@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "accel.h"
+#include "addons.h"
 #include "artifacts.h"
 #include "bootstrap.h"
 #include "bundle.h"
@@ -417,6 +418,9 @@ int mk_cluster_start(const char *home, const char *name, const struct mk_start_o
         if (w < 0)
             goto cleanup;
     }
+    /* default addons on a new cluster, enabled ones re-applied on every start */
+    if (mk_addons_apply_enabled(&c, err) < 0)
+        goto cleanup;
     rc = 0;
 done:
     if (rc == 0) {
