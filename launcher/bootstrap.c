@@ -142,10 +142,15 @@ int mk_wait_parse(const char *spec, unsigned *mask, struct mk_error **err)
             *mask |= MK_WAIT_NODE_READY;
         else if (mk_streq(t, "default_sa"))
             *mask |= MK_WAIT_DEFAULT_SA;
+        else if (mk_streq(t, "apps_running"))
+            *mask |= MK_WAIT_APPS_RUNNING;
+        else if (mk_streq(t, "kubelet"))
+            *mask |= MK_WAIT_KUBELET;
         else
             return mk_error_set(err, MK_EXIT_USAGE,
                                 "invalid --wait component \"%s\": expected apiserver, "
-                                "system_pods, node_ready, default_sa, all or none",
+                                "system_pods, default_sa, apps_running, node_ready, kubelet, "
+                                "all or none",
                                 t);
     }
     return 0;
@@ -207,11 +212,9 @@ static bool node_ready(const struct mk_kapi *k, char **why)
     return ready;
 }
 
-/* The control plane and kube-system pods minikube waits for. */
-static bool system_pods_running(const struct mk_kapi *k, char **why)
+/* Are kube-system pods whose names start with each of want[] Running? */
+static bool pods_running(const struct mk_kapi *k, const char *const *want, char **why)
 {
-    static const char *const want[] = {"etcd", "kube-apiserver", "kube-controller-manager",
-                                       "kube-scheduler", "kube-proxy", "coredns", NULL};
     json_t *pods = NULL;
     struct mk_error *e = NULL;
     if (mk_kapi_get_json(k, "/api/v1/namespaces/kube-system/pods", &pods, &e) < 0) {
@@ -242,6 +245,50 @@ static bool system_pods_running(const struct mk_kapi *k, char **why)
     return ok;
 }
 
+/* The control plane and kube-system pods minikube waits for. */
+static bool system_pods_running(const struct mk_kapi *k, char **why)
+{
+    static const char *const want[] = {"etcd", "kube-apiserver", "kube-controller-manager",
+                                       "kube-scheduler", "kube-proxy", "coredns", NULL};
+    return pods_running(k, want, why);
+}
+
+static bool apps_running(const struct mk_kapi *k, char **why)
+{
+    static const char *const want[] = {"coredns", "kube-proxy", NULL};
+    return pods_running(k, want, why);
+}
+
+/* kubelet registered the node and posted a Ready condition (true or not) */
+static bool kubelet_posting(const struct mk_kapi *k, char **why)
+{
+    json_t *nodes = NULL;
+    struct mk_error *e = NULL;
+    if (mk_kapi_get_json(k, "/api/v1/nodes", &nodes, &e) < 0) {
+        free(*why);
+        *why = xstrdup(e->msg);
+        mk_error_free(e);
+        return false;
+    }
+    bool posted = false;
+    size_t i, j;
+    json_t *n, *c;
+    json_array_foreach(json_object_get(nodes, "items"), i, n)
+    {
+        json_array_foreach(json_object_get(json_object_get(n, "status"), "conditions"), j, c)
+        {
+            if (mk_streq(json_string_value(json_object_get(c, "type")), "Ready"))
+                posted = true;
+        }
+    }
+    json_decref(nodes);
+    if (!posted) {
+        free(*why);
+        *why = xstrdup("kubelet has not registered the node yet");
+    }
+    return posted;
+}
+
 static bool default_sa(const struct mk_kapi *k, char **why)
 {
     mk_autobuf struct mk_buf body = MK_BUF_INIT;
@@ -270,8 +317,10 @@ int mk_wait_cluster(const struct mk_kapi *k, unsigned mask, int timeout_s, struc
         bool (*check)(const struct mk_kapi *, char **);
     } steps[] = {
         {MK_WAIT_APISERVER, "the API server", apiserver_ready},
+        {MK_WAIT_KUBELET, "kubelet to register the node", kubelet_posting},
         {MK_WAIT_NODE_READY, "the node to be Ready", node_ready},
         {MK_WAIT_SYSTEM_PODS, "the kube-system pods", system_pods_running},
+        {MK_WAIT_APPS_RUNNING, "CoreDNS and kube-proxy", apps_running},
         {MK_WAIT_DEFAULT_SA, "the default service account", default_sa},
     };
     long deadline = now_s() + timeout_s;

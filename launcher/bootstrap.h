@@ -36,9 +36,12 @@ enum mk_wait {
     MK_WAIT_SYSTEM_PODS = 1 << 1,
     MK_WAIT_NODE_READY = 1 << 2,
     MK_WAIT_DEFAULT_SA = 1 << 3,
-    MK_WAIT_ALL = 0xf,
+    MK_WAIT_APPS_RUNNING = 1 << 4, /* kube-dns (CoreDNS) and kube-proxy Running */
+    MK_WAIT_KUBELET = 1 << 5,      /* kubelet registered the node and posts its status */
+    MK_WAIT_ALL = 0x3f,
 };
-/* "apiserver,system_pods,node_ready,default_sa" | "all" | "none" | "true"/"false" */
+/* minikube's names: "apiserver,system_pods,default_sa,apps_running,node_ready,kubelet"
+ * (any subset) | "all" | "none" | "true"/"false" */
 int mk_wait_parse(const char *spec, unsigned *mask, struct mk_error **err);
 int mk_wait_cluster(const struct mk_kapi *k, unsigned mask, int timeout_s,
                     struct mk_error **err);

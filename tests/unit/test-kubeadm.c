@@ -99,6 +99,10 @@ static void test_wait_parse(void **state)
     assert_int_equal(m, 0);
     assert_int_equal(mk_wait_parse("apiserver,node_ready", &m, &err), 0);
     assert_int_equal(m, MK_WAIT_APISERVER | MK_WAIT_NODE_READY);
+    assert_int_equal(mk_wait_parse("apiserver,system_pods,default_sa,apps_running,node_ready,kubelet",
+                                   &m, &err),
+                     0);
+    assert_int_equal(m, MK_WAIT_ALL);
     assert_int_equal(mk_wait_parse("apiserver,bogus", &m, &err), -1);
     assert_non_null(err);
     assert_non_null(strstr(err->msg, "\"bogus\""));
