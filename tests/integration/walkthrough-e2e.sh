@@ -21,7 +21,8 @@ command -v docker >/dev/null || fail "the docker CLI is not on PATH"
 command -v curl >/dev/null || fail "curl is not on PATH"
 BUSYBOX=""
 for b in /bin/busybox /usr/bin/busybox; do
-    if [ -x "$b" ] && LC_ALL=C ldd "$b" 2>&1 | grep -q "not a dynamic executable"; then
+    # ldd exits 1 on a static binary: keep its words, not its status
+    if [ -x "$b" ] && [[ "$(LC_ALL=C ldd "$b" 2>&1 || true)" == *"not a dynamic executable"* ]]; then
         BUSYBOX=$b
         break
     fi
