@@ -9,6 +9,7 @@
 #   MKUBE_CACHE          cache root (default /var/cache/mkube); builds are kept in
 #                        $MKUBE_CACHE/image/<recipe-sha256>/ and reused
 #   MKUBE_NO_CACHE=1     ignore (and do not fill) the cache
+#   MKUBE_IMAGE_CACHE_KEEP  how many cache entries to keep, newest first (default 3)
 #   SOURCE_DATE_EPOCH    timestamp for every file in the image (default below)
 #   MKUBE_DEBIAN_MIRROR  Debian mirror (default http://deb.debian.org/debian)
 #   MKUBE_SECURITY_MIRROR  (default http://deb.debian.org/debian-security)
@@ -96,6 +97,19 @@ publish() {
             ln "$from/$g" "$to/$g" 2>/dev/null || cp "$from/$g" "$to/$g"
         done
     done
+}
+
+# Keep the newest MKUBE_IMAGE_CACHE_KEEP entries (and always the one just made).
+prune_cache() {
+    local keep=${MKUBE_IMAGE_CACHE_KEEP:-3} current=$1 n=0 d
+    while IFS= read -r d; do
+        n=$((n + 1))
+        [ "${d##*/}" = "$current" ] && continue
+        [ $n -gt "$keep" ] && rm -rf "$d"
+    done < <(find "$CACHE_ROOT" -mindepth 1 -maxdepth 1 -type d -name '[0-9a-f]*' -printf '%T@ %p\n' |
+        sort -rn | cut -d' ' -f2-)
+    # Leftovers of killed builds.
+    find "$CACHE_ROOT" -mindepth 1 -maxdepth 1 -name '.tmp-*' -mmin +120 -exec rm -rf {} + 2>/dev/null || true
 }
 
 # --- build stages ---------------------------------------------------------
@@ -246,6 +260,7 @@ main() {
     entry="$CACHE_ROOT/$key"
     if [ "${MKUBE_NO_CACHE:-0}" != 1 ] && cache_complete "$entry"; then
         publish "$entry" "$OUTDIR"
+        touch "$entry" # most recently used: kept by prune_cache
         stage "cache hit $key: outputs in $OUTDIR"
         echo "build-image: done in $(($(date +%s) - START_TS))s"
         return 0
@@ -288,6 +303,7 @@ main() {
             mv -T "$tmp_entry" "$entry"; rm -rf "$entry.old"
         fi
         publish "$entry" "$OUTDIR"
+        prune_cache "$key"
     else
         publish "$result" "$OUTDIR"
     fi
@@ -295,4 +311,4 @@ main() {
     echo "build-image: done in $(($(date +%s) - START_TS))s"
 }
 
-main "$@"
+main "$@"; exit $?  # on one line: bash never reads past it, even if the file is edited while running
