@@ -13,6 +13,8 @@
 #                        (plus the Go version), so an unchanged rerun is a copy.
 #   MKUBE_ZSTD_LEVEL     zstd level for the bundle (default 12)
 #   MKUBE_METRICS_SERVER 1 (default) adds metrics-server v0.8.0, 0 leaves it out
+#   MKUBE_MULTICALL      1 (default): the four control-plane images share one
+#                        multi-call binary layer; 0: one standalone binary each
 #   MKUBE_BUNDLE_FORCE   1 rebuilds even when the cache has the key
 set -euo pipefail
 
@@ -22,6 +24,7 @@ OUT=${1:-$REPO/out}
 CACHE=${MKUBE_CACHE:-/var/cache/mkube}
 ZSTD_LEVEL=${MKUBE_ZSTD_LEVEL:-12}
 WITH_METRICS=${MKUBE_METRICS_SERVER:-1}
+MULTICALL=${MKUBE_MULTICALL:-1}
 
 # Pinned versions. kubeadm v1.37.2 expects etcd 3.7.0-0, CoreDNS v1.14.6 and
 # pause 3.10.2 (cmd/kubeadm/app/constants); the build checks this against the
@@ -76,7 +79,7 @@ esac
 KEY=$({
 	cd "$HERE"
 	find . -type f ! -name '*.swp' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
-	echo "$GOVERSION ${WITH_METRICS} ${ZSTD_LEVEL}"
+	echo "$GOVERSION ${WITH_METRICS} ${ZSTD_LEVEL} ${MULTICALL}"
 } | sha256sum | cut -c1-64)
 ENTRY=$CACHE/bundle/$KEY
 mkdir -p "$OUT"
@@ -123,9 +126,16 @@ gobuild() { # NAME MODULE-DIR PACKAGE [extra go build args...]
 	step_end "$(hsize "$BIN/$name")"
 }
 
-# The multi-call binary first: it compiles every package the seven components
-# need, so the standalone kubeadm/kubelet/kubectl below only link.
-gobuild kube k8s ./cmd/kube -tags "$K8S_TAGS" -ldflags "$K8S_LDFLAGS"
+CONTROL_PLANE=(kube-apiserver kube-controller-manager kube-scheduler kube-proxy)
+if [ "$MULTICALL" = 1 ]; then
+	# The multi-call binary first: it compiles every package the seven
+	# components need, so the standalone kubeadm/kubelet/kubectl only link.
+	gobuild kube k8s ./cmd/kube -tags "$K8S_TAGS" -ldflags "$K8S_LDFLAGS"
+else
+	for c in "${CONTROL_PLANE[@]}"; do
+		gobuild "$c" k8s "k8s.io/kubernetes/cmd/$c" -tags "$K8S_TAGS" -ldflags "$K8S_LDFLAGS"
+	done
+fi
 gobuild kubeadm k8s k8s.io/kubernetes/cmd/kubeadm -tags "$K8S_TAGS" -ldflags "$K8S_LDFLAGS"
 gobuild kubelet k8s k8s.io/kubernetes/cmd/kubelet -tags "$K8S_TAGS" -ldflags "$K8S_LDFLAGS"
 gobuild kubectl k8s k8s.io/kubernetes/cmd/kubectl -tags "$K8S_TAGS" -ldflags "$K8S_LDFLAGS"
@@ -216,14 +226,24 @@ mkroot_base() {
 }
 mkroot_base "$R/base"
 
-# The multi-call binary alone: the first layer of the four control-plane
-# images, byte-identical in each, so dockerd/containerd store it once.
-mkdir -p "$R/kube/usr/local/bin"
-cp "$BIN/kube" "$R/kube/usr/local/bin/kube"
-for c in kube-apiserver kube-controller-manager kube-scheduler kube-proxy; do
-	mkdir -p "$R/link-$c/usr/local/bin"
-	ln -s kube "$R/link-$c/usr/local/bin/$c"
+# Multi-call: the binary alone is the first layer of the four control-plane
+# images, byte-identical in each, so dockerd/containerd store it once; a
+# one-symlink layer on top names the component. Otherwise each image gets
+# its own binary as the top layer.
+for c in "${CONTROL_PLANE[@]}"; do
+	mkdir -p "$R/top-$c/usr/local/bin"
+	if [ "$MULTICALL" = 1 ]; then
+		ln -s kube "$R/top-$c/usr/local/bin/$c"
+	else
+		cp "$BIN/$c" "$R/top-$c/usr/local/bin/$c"
+	fi
 done
+FIRST=()
+if [ "$MULTICALL" = 1 ]; then
+	mkdir -p "$R/kube/usr/local/bin"
+	cp "$BIN/kube" "$R/kube/usr/local/bin/kube"
+	FIRST=(--layer "$R/kube")
+fi
 
 # kube-proxy's base: the base plus iptables (legacy and nft, behind
 # iptables-wrapper as in upstream's distroless-iptables), ipset, conntrack,
@@ -282,11 +302,11 @@ mkimage() { # FILE NAME:TAG mkimage-args...
 step_begin "images"
 for c in kube-apiserver kube-controller-manager kube-scheduler; do
 	mkimage "$c" "registry.k8s.io/$c:$K8S_VERSION" \
-		--layer "$R/kube" --layer "$R/base" --layer "$R/link-$c" \
+		"${FIRST[@]}" --layer "$R/base" --layer "$R/top-$c" \
 		--entrypoint "[\"/usr/local/bin/$c\"]"
 done
 mkimage kube-proxy "registry.k8s.io/kube-proxy:$K8S_VERSION" \
-	--layer "$R/kube" --layer "$P" --layer "$R/link-kube-proxy" \
+	"${FIRST[@]}" --layer "$P" --layer "$R/top-kube-proxy" \
 	--entrypoint '["/usr/local/bin/kube-proxy"]'
 mkimage etcd "registry.k8s.io/etcd:$ETCD_IMAGE_TAG" \
 	--layer "$R/base" --layer "$R/etcd" --cmd '["/usr/local/bin/etcd"]'
