@@ -27,24 +27,49 @@ static int push_file(struct mk_ssh *s, const char *local, const char *remote, un
     return 0;
 }
 
-/* Run an embedded script as root with the given environment. */
-static int run_script(struct mk_ssh *s, const char *script, const char *env, int timeout_s,
-                      struct mk_error **err)
+/* The line that best says why a guest script failed: the last one that
+ * mentions an error (kubeadm ends with a generic "--v=5" hint), else the last. */
+static char *failure_line(const char *text)
 {
-    mk_autofree char *cmd = xasprintf("sudo env %s sh -s", env);
+    mk_autofree char *copy = xstrdup(text);
+    char *save = NULL, *last = NULL, *last_err = NULL;
+    for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        while (*l == ' ' || *l == '\t')
+            l++;
+        if (!*l)
+            continue;
+        last = l;
+        if (strcasestr(l, "error") || strcasestr(l, "failed") || strcasestr(l, "timed out"))
+            last_err = l;
+    }
+    const char *pick = last_err ? last_err : last;
+    return xstrdup(pick ? pick : "(no output)");
+}
+
+/* Run an embedded script as root with the given environment; its whole
+ * output goes to log_path on the host (for `mkube logs` and bug reports). */
+static int run_script(struct mk_ssh *s, const char *script, const char *env, int timeout_s,
+                      const char *log_path, struct mk_error **err)
+{
+    mk_autofree char *cmd = xasprintf("sudo env %s sh -s 2>&1", env);
     mk_autobuf struct mk_buf out = MK_BUF_INIT;
     int status = 0;
-    mk_autobuf struct mk_buf errout = MK_BUF_INIT;
-    if (mk_ssh_run(s, cmd, script, strlen(script), &out, &errout, &status, timeout_s * 1000,
-                   err) < 0)
+    if (mk_ssh_run(s, cmd, script, strlen(script), &out, NULL, &status, timeout_s * 1000, err) < 0)
         return -1;
-    mk_debug(1, "guest script output:\n%s%s", mk_buf_str(&out), mk_buf_str(&errout));
+    mk_debug(1, "guest script output:\n%s", mk_buf_str(&out));
+    if (log_path) {
+        struct mk_error *e = NULL;
+        if (mk_write_file_atomic(log_path, out.buf ? out.buf : "", out.len, 0600, &e) < 0) {
+            mk_debug(1, "cannot keep the guest log: %s", e->msg);
+            mk_error_free(e);
+        }
+    }
     if (status != 0) {
-        mk_buf_rtrim(&errout);
-        const char *last = strrchr(mk_buf_str(&errout), '\n');
-        last = last ? last + 1 : mk_buf_str(&errout);
-        return mk_error_set(err, MK_EXIT_GUEST, "guest script exited with status %d: %s",
-                            status, *last ? last : "(no error output)");
+        mk_autofree char *why = failure_line(mk_buf_str(&out));
+        mk_error_set(err, MK_EXIT_GUEST, "guest script exited with status %d: %s", status, why);
+        if (log_path)
+            mk_error_hint(err, "the whole output is in %s", log_path);
+        return -1;
     }
     return 0;
 }
@@ -84,7 +109,7 @@ int mk_bootstrap_provision(const struct mk_bootstrap *b, struct mk_error **err)
         "MK_PAUSE_IMAGE=%s MK_POD_SUBNET=%s",
         b->k8s_version, upload, b->bundle_sha256, b->guest_ip, b->node_name, b->pause_image,
         MK_POD_SUBNET);
-    if (run_script(s, mk_guest_provision_sh, env, 1200, err) < 0)
+    if (run_script(s, mk_guest_provision_sh, env, 1800, b->provision_log, err) < 0)
         return mk_error_wrap(err, "cannot provision the VM");
     return 0;
 }
@@ -115,7 +140,8 @@ int mk_bootstrap_cluster(const struct mk_bootstrap *b, bool *fresh, struct mk_er
     mk_autofree char *env =
         xasprintf("MK_K8S_VERSION=%s MK_KUBEADM_CONFIG=%s MK_IGNORE_PREFLIGHT=%s",
                   b->k8s_version, GUEST_KUBEADM_CONFIG, mk_kubeadm_ignore_preflight);
-    if (run_script(s, mk_guest_cluster_sh, env, b->timeout_s > 0 ? b->timeout_s : 1800, err) < 0)
+    if (run_script(s, mk_guest_cluster_sh, env, b->timeout_s > 0 ? b->timeout_s : 1800,
+                   b->cluster_log, err) < 0)
         return mk_error_wrap(err, *fresh ? "kubeadm init failed" : "cannot restart the cluster");
     return 0;
 }

@@ -23,6 +23,8 @@ struct mk_bootstrap {
     const char *ca_crt, *ca_key; /* the installation CA: kubeadm signs the rest */
     const char *docker_ca, *docker_server_crt, *docker_server_key;
     int timeout_s;              /* bound for kubeadm init */
+    const char *provision_log;  /* host files keeping the guest scripts' output, or NULL */
+    const char *cluster_log;
 };
 
 /* Every start: install the bundle once, re-create units/links/CNI/TLS. */

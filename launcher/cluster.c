@@ -271,6 +271,7 @@ int mk_cluster_start(const char *home, const char *name, const struct mk_start_o
     mk_autofree char *bundle_name = NULL, *bundle_cache = NULL;
     mk_autofree char *ca_crt = NULL, *ca_key = NULL, *docker_ca = NULL;
     mk_autofree char *server_crt = NULL, *server_key = NULL;
+    mk_autofree char *provision_log = NULL, *cluster_log = NULL;
     int lockfd = -1;
     int rc = -1;
     unsigned wait_mask = 0;
@@ -380,6 +381,8 @@ int mk_cluster_start(const char *home, const char *name, const struct mk_start_o
     docker_ca = xasprintf("%s/ca.pem", c.certs_dir);
     server_crt = xasprintf("%s/server.pem", c.machine_dir);
     server_key = xasprintf("%s/server-key.pem", c.machine_dir);
+    provision_log = xasprintf("%s/provision.log", c.machine_dir);
+    cluster_log = xasprintf("%s/bootstrap.log", c.machine_dir);
     struct mk_bootstrap b = {
         .ssh = ssh,
         .profile = name,
@@ -395,6 +398,8 @@ int mk_cluster_start(const char *home, const char *name, const struct mk_start_o
         .docker_server_crt = server_crt,
         .docker_server_key = server_key,
         .timeout_s = (int)o->wait_timeout_s,
+        .provision_log = provision_log,
+        .cluster_log = cluster_log,
     };
     if (mk_bootstrap_provision(&b, err) < 0)
         goto cleanup;

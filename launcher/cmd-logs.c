@@ -52,6 +52,14 @@ static int logs_exec(const struct mk_globals *g, int argc, char **argv, struct m
                 n++;
         printf("==> VM console (%s) <==\n%s\n", console, p);
     }
+    /* what the guest scripts of the last start printed */
+    static const char *const saved[] = {"provision.log", "bootstrap.log"};
+    for (size_t i = 0; !follow && i < MK_ARRAY_SIZE(saved); i++) {
+        mk_autofree char *path = xasprintf("%s/%s", cl.machine_dir, saved[i]);
+        mk_autobuf struct mk_buf text = MK_BUF_INIT;
+        if (mk_path_exists(path) && mk_read_file(path, &text, 0, NULL, NULL) == 0)
+            printf("==> last start: %s <==\n%s\n", path, mk_buf_str(&text));
+    }
     mk_cluster_close(&cl);
     if (mk_cluster_open_running(g->home, g->profile, &cl, err) < 0)
         goto cleanup;
