@@ -13,7 +13,7 @@ set -euo pipefail
 
 readonly IMG_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 readonly IMAGE_DIR="${MKUBE_IMAGE_DIR:-$IMG_REPO/out}"
-readonly BOOT_TIMEOUT="${MKUBE_BOOT_TIMEOUT:-180}"
+readonly BOOT_TIMEOUT="${MKUBE_BOOT_TIMEOUT:-240}"
 readonly MAGIC_NAME="mkube, please format-me"
 TEST_NAME="${TEST_NAME:-$(basename "$0" .sh)}"
 T0=$(date +%s)
@@ -53,7 +53,7 @@ cleanup() {
 # Tools: QEMU, qemu-img, OpenSSH client, GNU tar; installed with apt when
 # missing and we are root.
 need_tools() {
-    local missing=() t pkg
+    local missing=() t
     for t in qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils ssh:openssh-client \
         ssh-keygen:openssh-client tar:tar "$@"; do
         command -v "${t%%:*}" >/dev/null 2>&1 || missing+=("${t#*:}")
