@@ -14,8 +14,16 @@
 #
 # Knob for development only: MKUBE_WALKTHROUGH_ENABLE_ADDONS=1 enables the
 # default addons by hand when `mkube start` did not apply them.
+# MKUBE_E2E_WAIT_TIMEOUT (seconds, default 2400) bounds each start's steps:
+# on a busy 2-core host under TCG, loading the bundle's images alone took
+# more than the lifecycle test's 1200 s.
 . "$(dirname "$0")/lifecycle-lib.sh"
 require_artifacts
+start_args() {
+    local a=(start --wait=all "--wait-timeout=${MKUBE_E2E_WAIT_TIMEOUT:-2400}")
+    [ -n "$DRIVER" ] && a+=(--driver="$DRIVER")
+    echo "${a[@]}"
+}
 
 command -v docker >/dev/null || fail "the docker CLI is not on PATH"
 command -v curl >/dev/null || fail "curl is not on PATH"
