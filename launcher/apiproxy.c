@@ -25,11 +25,11 @@
 #include "buf.h"
 #include "log.h"
 
-#define HEAD_MAX (64 * 1024)        /* request or response head */
-#define LINE_MAX_CHUNK 1024         /* a chunk-size or trailer line */
+#define HEAD_MAX (64 * 1024) /* request or response head */
+#define LINE_MAX_CHUNK 1024  /* a chunk-size or trailer line */
 #define IO_CHUNK 16384
-#define CONNECT_TIMEOUT_MS 30000    /* TCP connect + TLS handshake upstream */
-#define RESPONSE_TIMEOUT_MS 300000  /* until the API server's response head */
+#define CONNECT_TIMEOUT_MS 30000   /* TCP connect + TLS handshake upstream */
+#define RESPONSE_TIMEOUT_MS 300000 /* until the API server's response head */
 #define DEFAULT_IDLE_MS 60000
 #define DEFAULT_MAX_CONNS 256
 
@@ -135,7 +135,8 @@ static bool list_has(const char *list, const char *token)
 /* Wait until fd has events (1), timeout (0) or the proxy stops / fd fails (-1). */
 static int wait_fd(struct conn *c, int fd, short events, int timeout_ms)
 {
-    struct pollfd pf[2] = {{.fd = fd, .events = events}, {.fd = c->p->stop_pipe[0], .events = POLLIN}};
+    struct pollfd pf[2] = {{.fd = fd, .events = events},
+                           {.fd = c->p->stop_pipe[0], .events = POLLIN}};
     for (;;) {
         int r = poll(pf, 2, timeout_ms);
         if (r < 0 && errno == EINTR)
@@ -300,9 +301,10 @@ static void req_release(struct req *q)
 static void reply_error(struct conn *c, int code, const char *reason, const char *msg)
 {
     mk_autofree char *body = xasprintf("%s\n", msg);
-    mk_autofree char *resp = xasprintf("HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                                       "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                                       code, reason, strlen(body), body);
+    mk_autofree char *resp =
+        xasprintf("HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                  "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                  code, reason, strlen(body), body);
     client_send(c, resp, strlen(resp));
 }
 
@@ -315,9 +317,9 @@ static bool is_token_char(char ch)
  * change who the proxy acts as. */
 static bool header_dropped(const char *name, size_t n, const char *conn_tokens)
 {
-    static const char *const drop[] = {"host",    "connection",          "keep-alive",
-                                       "proxy-connection", "te",         "trailer",
-                                       "upgrade", "proxy-authorization", "authorization"};
+    static const char *const drop[] = {
+        "host",    "connection", "keep-alive",          "proxy-connection", "te",
+        "trailer", "upgrade",    "proxy-authorization", "authorization"};
     for (size_t i = 0; i < MK_ARRAY_SIZE(drop); i++)
         if (strlen(drop[i]) == n && strncasecmp(name, drop[i], n) == 0)
             return true;
@@ -618,10 +620,13 @@ static void serve(struct conn *c)
 
     int status = parse_request(c, head.buf, &q, &up, &why);
     if (status) {
-        static const struct { int code; const char *reason; } reasons[] = {
-            {400, "Bad Request"}, {403, "Forbidden"}, {404, "Not Found"},
-            {431, "Request Header Fields Too Large"}, {501, "Not Implemented"},
-            {505, "HTTP Version Not Supported"},
+        static const struct {
+            int code;
+            const char *reason;
+        } reasons[] = {
+            {400, "Bad Request"},     {403, "Forbidden"},
+            {404, "Not Found"},       {431, "Request Header Fields Too Large"},
+            {501, "Not Implemented"}, {505, "HTTP Version Not Supported"},
         };
         const char *reason = "Error";
         for (size_t i = 0; i < MK_ARRAY_SIZE(reasons); i++)
@@ -634,8 +639,8 @@ static void serve(struct conn *c)
     }
     if (up_connect(c, &why) < 0) {
         mk_debug(1, "apiproxy: %s %s: %s", q.method, q.target, why);
-        mk_autofree char *msg = xasprintf("mkube proxy: %s (https://%s:%s)", why, c->p->up_host,
-                                          c->p->up_port);
+        mk_autofree char *msg =
+            xasprintf("mkube proxy: %s (https://%s:%s)", why, c->p->up_host, c->p->up_port);
         reply_error(c, 502, "Bad Gateway", msg);
         goto cleanup;
     }
@@ -653,8 +658,8 @@ static void serve(struct conn *c)
     }
     int code = 0;
     sscanf(resp.buf, "HTTP/1.%*d %d", &code);
-    mk_debug(2, "apiproxy: %s %s -> %d%s%s", q.method, q.target, code,
-             q.upgrade ? " upgrade " : "", q.upgrade ? q.upgrade_proto : "");
+    mk_debug(2, "apiproxy: %s %s -> %d%s%s", q.method, q.target, code, q.upgrade ? " upgrade " : "",
+             q.upgrade ? q.upgrade_proto : "");
     if (client_send(c, resp.buf, resp.len) < 0)
         goto cleanup;
     if (code == 101 && q.upgrade) {
@@ -833,7 +838,8 @@ static int listen_local(unsigned port, int *fd_out, unsigned *port_out, struct m
         return mk_error_errno(err, errno, "cannot make a socket");
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         if (errno == EADDRINUSE)

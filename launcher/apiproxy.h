@@ -23,10 +23,10 @@ struct mk_apiproxy_config {
     const char *ca_path;   /* the CA that signed the API server's certificate */
     const char *cert_path; /* client certificate and key presented upstream */
     const char *key_path;
-    unsigned port;         /* port on 127.0.0.1 to listen on; 0 = any free one */
-    int idle_timeout_ms;   /* a client that sends no complete request head in
-                              this long is dropped; 0 = 60 s */
-    int max_conns;         /* connections at once, beyond that 503; 0 = 256 */
+    unsigned port;       /* port on 127.0.0.1 to listen on; 0 = any free one */
+    int idle_timeout_ms; /* a client that sends no complete request head in
+                            this long is dropped; 0 = 60 s */
+    int max_conns;       /* connections at once, beyond that 503; 0 = 256 */
 };
 
 struct mk_apiproxy;

@@ -82,8 +82,10 @@ static int serve(const struct mk_globals *g, const struct dash_opts *o,
     if (mk_dashboard_wait(&k, t->ns, o->wait_s, err) < 0)
         goto cleanup;
     mk_step("Launching the proxy ...");
-    struct mk_apiproxy_config cfg = {.upstream = k.server, .ca_path = k.ca_path,
-                                     .cert_path = k.cert_path, .key_path = k.key_path,
+    struct mk_apiproxy_config cfg = {.upstream = k.server,
+                                     .ca_path = k.ca_path,
+                                     .cert_path = k.cert_path,
+                                     .key_path = k.key_path,
                                      .port = o->port};
     if (mk_apiproxy_start(&cfg, &proxy, err) < 0) {
         mk_error_wrap(err, "cannot start the dashboard proxy");
@@ -117,8 +119,7 @@ cleanup:
     return rc;
 }
 
-static int dashboard_exec(const struct mk_globals *g, int argc, char **argv,
-                          struct mk_error **err)
+static int dashboard_exec(const struct mk_globals *g, int argc, char **argv, struct mk_error **err)
 {
     static const struct option longopts[] = {
         {"url", no_argument, NULL, 'u'},
@@ -132,7 +133,9 @@ static int dashboard_exec(const struct mk_globals *g, int argc, char **argv,
     optind = 0;
     while ((c = mk_cmd_getopt("dashboard", argc, argv, "", longopts, err)) != -1) {
         switch (c) {
-        case 'u': o.url = true; break;
+        case 'u':
+            o.url = true;
+            break;
         case 'p':
             if (parse_uint("--port", optarg, 65535, &v, err) < 0)
                 return -1;
@@ -143,7 +146,8 @@ static int dashboard_exec(const struct mk_globals *g, int argc, char **argv,
                 return -1;
             o.wait_s = (int)v;
             break;
-        default: return -1;
+        default:
+            return -1;
         }
     }
     if (optind < argc)

@@ -29,8 +29,7 @@ static bool path_safe(const char *s, bool allow_colon)
         return false;
     for (const char *p = s; *p; p++) {
         bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                  (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
-                  (allow_colon && *p == ':');
+                  (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || (allow_colon && *p == ':');
         if (!ok)
             return false;
     }
@@ -112,7 +111,8 @@ bool mk_dashboard_deployments_ready(const json_t *list, char **waiting)
         return false;
     size_t i;
     const json_t *d;
-    json_array_foreach(items, i, d) {
+    json_array_foreach(items, i, d)
+    {
         json_int_t want = int_at(d, "spec", "replicas", 1);
         json_int_t gen = int_at(d, "metadata", "generation", 0);
         json_int_t seen = int_at(d, "status", "observedGeneration", -1);
@@ -157,7 +157,7 @@ int mk_dashboard_wait(const struct mk_kapi *k, const char *ns, int wait_s, struc
         struct timespec ts = {.tv_sec = POLL_INTERVAL_S};
         nanosleep(&ts, NULL);
     }
-    mk_error_set(err, MK_EXIT_UNAVAILABLE, "the dashboard did not become ready in %d s: %s",
-                 wait_s, last);
+    mk_error_set(err, MK_EXIT_UNAVAILABLE, "the dashboard did not become ready in %d s: %s", wait_s,
+                 last);
     return mk_error_hint(err, "look at its pods: mkube kubectl -- -n %s get pods", ns);
 }

@@ -107,8 +107,9 @@ static bool ssl_read_until(SSL *ssl, struct mk_buf *b, const char *needle)
 
 static void reply(SSL *ssl, int code, const char *body)
 {
-    ssl_printf(ssl, "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-                    "Connection: close\r\n\r\n%s",
+    ssl_printf(ssl,
+               "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+               "Connection: close\r\n\r\n%s",
                code, strlen(body), body);
 }
 
@@ -194,8 +195,10 @@ static void *up_conn_main(void *arg)
         }
     } else if (strstr(path, "/exec?") && strcasestr(b.buf, "Upgrade: websocket")) {
         /* switch protocols, then echo every read back with a prefix */
-        if (ssl_printf(ssl, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                            "Connection: Upgrade\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n") < 0)
+        if (ssl_printf(ssl,
+                       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\n\r\n") <
+            0)
             goto out;
         if (b.len > head_len)
             ssl_printf(ssl, "echo:%.*s", (int)(b.len - head_len), b.buf + head_len);
@@ -293,9 +296,13 @@ static void make_leaf(const char *certs, const char *crt, const char *key, const
                       bool server)
 {
     static const char *const ips[] = {"127.0.0.1", NULL};
-    struct mk_cert_req req = {.cert_path = crt, .key_path = key, .cn = cn,
+    struct mk_cert_req req = {.cert_path = crt,
+                              .key_path = key,
+                              .cn = cn,
                               .org = server ? NULL : "system:masters",
-                              .ips = server ? ips : NULL, .server = server, .client = !server};
+                              .ips = server ? ips : NULL,
+                              .server = server,
+                              .client = !server};
     struct mk_error *err = NULL;
     if (mk_pki_ensure_leaf(certs, &req, &err) < 0)
         fail_msg("cannot make %s: %s", crt, err->msg);
@@ -341,7 +348,8 @@ static int teardown(void **state)
 
 static struct mk_apiproxy *proxy_start(struct fx *f, const char *crt, const char *key)
 {
-    struct mk_apiproxy_config cfg = {.upstream = f->upstream_url, .ca_path = f->ca,
+    struct mk_apiproxy_config cfg = {.upstream = f->upstream_url,
+                                     .ca_path = f->ca,
                                      .cert_path = crt ? crt : f->cli_crt,
                                      .key_path = key ? key : f->cli_key,
                                      .idle_timeout_ms = 5000};
@@ -358,7 +366,8 @@ static struct mk_apiproxy *proxy_start(struct fx *f, const char *crt, const char
 static int client_connect(unsigned port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         close(fd);
@@ -539,8 +548,8 @@ static void test_get_passthrough(void **state)
 
     /* a real HTTP client too: curl through the proxy, localhost as the host */
     if (mk_run_have("curl")) {
-        mk_autofree char *url = xasprintf("http://localhost:%u/api/v1/namespaces/kube-system/pods",
-                                          port);
+        mk_autofree char *url =
+            xasprintf("http://localhost:%u/api/v1/namespaces/kube-system/pods", port);
         const char *argv[] = {"curl", "-sS", "--fail", "--max-time", "20", url, NULL};
         struct mk_run_opts o = {.capture_stdout = true, .capture_stderr = true};
         struct mk_run_result r;
@@ -611,10 +620,11 @@ static void test_request_bodies(void **state)
     struct fx *f = *state;
     struct mk_apiproxy *p = proxy_start(f, NULL, NULL);
     unsigned port = mk_apiproxy_port(p);
-    mk_autofree char *req = xasprintf(
-        "POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
-        "Content-Type: application/json\r\nContent-Length: 27\r\n\r\n{\"kind\":\"ConfigMap\",\"a\":1}\n",
-        port);
+    mk_autofree char *req =
+        xasprintf("POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
+                  "Content-Type: application/json\r\nContent-Length: "
+                  "27\r\n\r\n{\"kind\":\"ConfigMap\",\"a\":1}\n",
+                  port);
     mk_autofree char *resp = http(port, req);
     assert_true(mk_str_has_prefix(resp, "HTTP/1.1 201 "));
     mk_autofree struct seen *s1 = up_seen(&f->up);
@@ -622,10 +632,10 @@ static void test_request_bodies(void **state)
 
     /* chunked, sent in two pieces with a pause between */
     int fd = client_connect(port);
-    mk_autofree char *head = xasprintf(
-        "POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: localhost:%u\r\n"
-        "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
-        port);
+    mk_autofree char *head =
+        xasprintf("POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: localhost:%u\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+                  port);
     send_all(fd, head, strlen(head));
     sleep_ms(200);
     const char *rest = "6;ext=1\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n";
@@ -662,16 +672,20 @@ static void test_upgrade_round_trip(void **state)
     send_all(fd, "ls /\n", 5);
     mk_autofree char *e1 = recv_until(fd, "echo:ls /\n", 10000);
     assert_string_equal(e1, "echo:ls /\n");
-    send_all(fd, "\x82\x03" "abc", 5);
+    send_all(fd,
+             "\x82\x03"
+             "abc",
+             5);
     mk_autofree char *e2 = recv_until(fd, "abc", 10000);
-    assert_string_equal(e2, "echo:\x82\x03" "abc");
+    assert_string_equal(e2, "echo:\x82\x03"
+                            "abc");
     close(fd);
 
     /* without Connection: Upgrade the Upgrade header does not pass */
-    mk_autofree char *req2 = xasprintf(
-        "GET /api/v1/namespaces/default/pods/hello/exec?command=sh HTTP/1.1\r\n"
-        "Host: 127.0.0.1:%u\r\nUpgrade: websocket\r\n\r\n",
-        port);
+    mk_autofree char *req2 =
+        xasprintf("GET /api/v1/namespaces/default/pods/hello/exec?command=sh HTTP/1.1\r\n"
+                  "Host: 127.0.0.1:%u\r\nUpgrade: websocket\r\n\r\n",
+                  port);
     mk_autofree char *resp = http(port, req2);
     assert_true(mk_str_has_prefix(resp, "HTTP/1.1 404 "));
     mk_apiproxy_stop(p);
@@ -683,9 +697,10 @@ static void test_stream_ends_with_client(void **state)
     struct mk_apiproxy *p = proxy_start(f, NULL, NULL);
     unsigned port = mk_apiproxy_port(p);
     int fd = client_connect(port);
-    mk_autofree char *req = xasprintf(
-        "GET /api/v1/namespaces/default/pods/hello/log?follow=true HTTP/1.1\r\n"
-        "Host: 127.0.0.1:%u\r\n\r\n", port);
+    mk_autofree char *req =
+        xasprintf("GET /api/v1/namespaces/default/pods/hello/log?follow=true HTTP/1.1\r\n"
+                  "Host: 127.0.0.1:%u\r\n\r\n",
+                  port);
     send_all(fd, req, strlen(req));
     /* lines arrive while the response is still open: not buffered */
     mk_autofree char *got = recv_until(fd, "line 03\r\n", 10000);
@@ -726,8 +741,8 @@ static void test_upstream_failures(void **state)
     getsockname(s, (struct sockaddr *)&sa, &len);
     close(s); /* bound, never listened: the port is closed */
     mk_autofree char *dead = xasprintf("https://127.0.0.1:%u", ntohs(sa.sin_port));
-    struct mk_apiproxy_config cfg = {.upstream = dead, .ca_path = f->ca,
-                                     .cert_path = f->cli_crt, .key_path = f->cli_key};
+    struct mk_apiproxy_config cfg = {
+        .upstream = dead, .ca_path = f->ca, .cert_path = f->cli_crt, .key_path = f->cli_key};
     struct mk_error *err = NULL;
     assert_int_equal(mk_apiproxy_start(&cfg, &p, &err), 0);
     port = mk_apiproxy_port(p);
@@ -743,13 +758,15 @@ static void test_bad_config(void **state)
     struct fx *f = *state;
     struct mk_apiproxy *p = NULL;
     struct mk_error *err = NULL;
-    struct mk_apiproxy_config cfg = {.upstream = f->upstream_url, .ca_path = f->ca,
+    struct mk_apiproxy_config cfg = {.upstream = f->upstream_url,
+                                     .ca_path = f->ca,
                                      .cert_path = "/nonexistent/client.crt",
                                      .key_path = f->cli_key};
     assert_int_equal(mk_apiproxy_start(&cfg, &p, &err), -1);
     assert_null(p);
     assert_int_equal(err->code, MK_EXIT_CONFIG);
-    assert_non_null(strstr(err->msg, "cannot load the client certificate \"/nonexistent/client.crt\""));
+    assert_non_null(
+        strstr(err->msg, "cannot load the client certificate \"/nonexistent/client.crt\""));
     mk_error_free(err);
     err = NULL;
 
@@ -795,7 +812,8 @@ static void test_loopback_only(void **state)
         while (fgets(line, sizeof(line), fp)) {
             char local[64];
             unsigned lport = 0, st = 0;
-            if (sscanf(line, " %*d: %63[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", local, &lport, &st) != 3)
+            if (sscanf(line, " %*d: %63[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", local, &lport, &st) !=
+                3)
                 continue;
             if (lport != port || st != 0x0A) /* LISTEN */
                 continue;
@@ -825,17 +843,19 @@ static void test_stop_is_clean(void **state)
     unsigned port = mk_apiproxy_port(p);
 
     int up = client_connect(port);
-    mk_autofree char *r1 = xasprintf(
-        "GET /api/v1/namespaces/default/pods/hello/exec?command=sh HTTP/1.1\r\n"
-        "Host: 127.0.0.1:%u\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", port);
+    mk_autofree char *r1 =
+        xasprintf("GET /api/v1/namespaces/default/pods/hello/exec?command=sh HTTP/1.1\r\n"
+                  "Host: 127.0.0.1:%u\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+                  port);
     send_all(up, r1, strlen(r1));
     mk_autofree char *h1 = recv_until(up, "\r\n\r\n", 10000);
     assert_true(mk_str_has_prefix(h1, "HTTP/1.1 101 "));
 
     int st = client_connect(port);
-    mk_autofree char *r2 = xasprintf(
-        "GET /api/v1/namespaces/default/pods/hello/log?follow=true HTTP/1.1\r\n"
-        "Host: 127.0.0.1:%u\r\n\r\n", port);
+    mk_autofree char *r2 =
+        xasprintf("GET /api/v1/namespaces/default/pods/hello/log?follow=true HTTP/1.1\r\n"
+                  "Host: 127.0.0.1:%u\r\n\r\n",
+                  port);
     send_all(st, r2, strlen(r2));
     mk_autofree char *h2 = recv_until(st, "line 01", 10000);
     assert_non_null(strstr(h2, "line 01"));
