@@ -8,7 +8,11 @@
 #            (iso/kubernetes/build-bundle.sh) into out/, then the integration
 #            tests (real libvirtd/QEMU, kubectl) in build/
 #
-# usage: scripts/test.sh [--stage1]       (--stage1: skip stage 2)
+#   stage 3 (with --e2e or MKUBE_E2E=1): the tests labelled e2e, which start a
+#            whole cluster (lifecycle, walkthrough, dashboard) - tens of
+#            minutes under TCG each
+#
+# usage: scripts/test.sh [--stage1] [--e2e]   (--stage1: skip stages 2 and 3)
 # env:   MKUBE_TEST_JOBS=N  parallel unit/CLI tests (default 1)
 #        MKUBE_BUILD_DIR, MKUBE_ASAN_BUILD_DIR  build directories (default build, build-asan)
 # Prints each stage's time and a summary line; exits non-zero if any stage failed.
@@ -18,11 +22,13 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SELF="$REPO/scripts/test.sh"
 cd "$REPO" || exit 1
 STAGE2=1
+E2E="${MKUBE_E2E:-0}"
 for arg in "$@"; do
     case $arg in
     --stage1) STAGE2=0 ;;
+    --e2e) E2E=1 ;;
     -h | --help)
-        sed -n '2,14p' "$SELF" | sed 's/^# \{0,1\}//'
+        sed -n '2,18p' "$SELF" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -80,12 +86,16 @@ unit_cli() { # DIR
 
 integration() {
     local n
-    n=$(cd "$REPO/$BUILD" && ctest -N -L integration | sed -n 's/^Total Tests: //p')
+    n=$(cd "$REPO/$BUILD" && ctest -N -L integration -LE e2e | sed -n 's/^Total Tests: //p')
     if [ "${n:-0}" -eq 0 ]; then
         echo "no integration tests registered"
         return 0
     fi
-    (cd "$REPO/$BUILD" && ctest -L integration --output-on-failure)
+    (cd "$REPO/$BUILD" && ctest -L integration -LE e2e --output-on-failure)
+}
+
+e2e() {
+    (cd "$REPO/$BUILD" && ctest -L e2e --output-on-failure)
 }
 
 # --- stage 1 ---
@@ -124,6 +134,11 @@ if [ $STAGE2 = 1 ]; then
     fi
     if [ $build_ok = 1 ] && [ $artifacts_ok = 1 ]; then
         stage "integration tests ($BUILD/)" integration
+        if [ "$E2E" = 1 ]; then
+            stage "end-to-end cluster tests ($BUILD/)" e2e
+        else
+            skip "end-to-end cluster tests" "run with --e2e"
+        fi
     else
         skip "integration tests" "the build, image or bundle failed"
     fi
