@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,17 +33,20 @@ static int push_file(struct mk_ssh *s, const char *local, const char *remote, un
 static char *failure_line(const char *text)
 {
     mk_autofree char *copy = xstrdup(text);
-    char *save = NULL, *last = NULL, *last_err = NULL;
+    char *save = NULL, *last = NULL, *last_err = NULL, *last_prefixed = NULL;
     for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
         while (*l == ' ' || *l == '\t')
             l++;
         if (!*l)
             continue;
         last = l;
-        if (strcasestr(l, "error") || strcasestr(l, "failed") || strcasestr(l, "timed out"))
+        if (strncasecmp(l, "error", 5) == 0 || strncasecmp(l, "fatal", 5) == 0)
+            last_prefixed = l; /* kubeadm: "error: error execution phase ..." */
+        else if (!strstr(l, "--v=5") &&
+                 (strcasestr(l, "error") || strcasestr(l, "failed") || strcasestr(l, "timed out")))
             last_err = l;
     }
-    const char *pick = last_err ? last_err : last;
+    const char *pick = last_prefixed ? last_prefixed : last_err ? last_err : last;
     return xstrdup(pick ? pick : "(no output)");
 }
 

@@ -174,11 +174,13 @@ int mk_kubeadm_render(const struct mk_kubeadm_params *p, struct mk_buf *out, str
     map_end(&em);
     scalar(&em, "timeouts");
     map_start(&em);
-    kv(&em, "controlPlaneComponentHealthCheck", "20m0s");
-    kv(&em, "kubeletHealthCheck", "10m0s");
-    kv(&em, "kubernetesAPICall", "5m0s");
-    kv(&em, "etcdAPICall", "5m0s");
-    kv(&em, "tlsBootstrap", "10m0s");
+    /* sized for software emulation on a busy host: the API server alone took
+     * more than 5 minutes to answer there (kubeadm's defaults are 4m/1m-ish) */
+    kv(&em, "controlPlaneComponentHealthCheck", "30m0s");
+    kv(&em, "kubeletHealthCheck", "20m0s");
+    kv(&em, "kubernetesAPICall", "20m0s");
+    kv(&em, "etcdAPICall", "20m0s");
+    kv(&em, "tlsBootstrap", "20m0s");
     map_end(&em);
     map_end(&em);
     doc_end(&em);
