@@ -15,6 +15,9 @@ PACKAGES=(
     # run and test: libvirt with QEMU, the tools the tests drive for real
     libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils
     openssh-client openssh-server openssl iproute2 socat zstd curl jq xz-utils unzip
+    # the walkthrough builds FROM scratch with a static busybox; the docker-env
+    # unit test evaluates its output in each of these shells
+    busybox-static zsh fish tcsh
 )
 # The Kubernetes bundle (iso/kubernetes) builds with Go >= 1.26, newer than
 # Debian's golang: when missing, the toolchain comes from the Go module proxy
