@@ -229,8 +229,6 @@ int mk_kubeadm_render(const struct mk_kubeadm_params *p, struct mk_buf *out, str
     scalar(&em, "local");
     map_start(&em);
     kv(&em, "dataDir", MK_ETCD_DIR);
-    const char *etcd_args[] = {"proxy-refresh-interval", "70000", NULL};
-    extra_args(&em, etcd_args);
     map_end(&em);
     map_end(&em);
     map_end(&em);
