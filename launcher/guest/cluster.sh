@@ -8,6 +8,15 @@
 set -eu
 export PATH=/usr/local/bin:$PATH
 ADMIN=/etc/kubernetes/admin.conf
+
+# One bootstrap at a time. A start interrupted on the host (Ctrl-C, a killed
+# mkube) leaves its kubeadm running here: end it before starting over.
+exec 9>/run/mkube-cluster.lock
+if ! flock -n 9; then
+    echo "mkube-cluster: ending an earlier bootstrap that is still running"
+    pkill -f '^kubeadm init' || true
+    flock -w 120 9
+fi
 KUBECTL="kubectl --kubeconfig $ADMIN"
 
 if [ -f "$ADMIN" ] && [ -f /etc/kubernetes/manifests/kube-apiserver.yaml ] \
