@@ -58,9 +58,20 @@ static int wait_for_signal(void)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
     sigprocmask(SIG_BLOCK, &set, &old);
+    /* A shell starts a background job with SIGINT ignored, and an ignored
+     * signal never reaches sigwait: take them back (they stay blocked, so
+     * sigwait gets them instead of their default action), as Go programs
+     * like `kubectl proxy` do. */
+    struct sigaction dfl = {.sa_handler = SIG_DFL}, saved[3];
+    sigaction(SIGINT, &dfl, &saved[0]);
+    sigaction(SIGTERM, &dfl, &saved[1]);
+    sigaction(SIGHUP, &dfl, &saved[2]);
     int sig = 0;
     while (sigwait(&set, &sig) != 0)
         ;
+    sigaction(SIGINT, &saved[0], NULL);
+    sigaction(SIGTERM, &saved[1], NULL);
+    sigaction(SIGHUP, &saved[2], NULL);
     sigprocmask(SIG_SETMASK, &old, NULL);
     return sig;
 }
