@@ -83,8 +83,7 @@ cat > /etc/cni/net.d/10-mkube-bridge.conflist <<CNI
       "hairpinMode": true,
       "ipam": {
         "type": "host-local",
-        "ranges": [[{"subnet": "$MK_POD_SUBNET"}]],
-        "routes": [{"dst": "0.0.0.0/0"}]
+        "ranges": [[{"subnet": "$MK_POD_SUBNET"}]]
       }
     },
     {"type": "portmap", "capabilities": {"portMappings": true}},
