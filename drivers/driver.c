@@ -556,3 +556,18 @@ int mk_machine_forward(struct mk_machine *m, unsigned guest_port, unsigned *host
         return mk_error_wrap(err, "cannot forward guest port %u", guest_port);
     return mk_machine_save(m, err);
 }
+
+int mk_machine_forwarded_endpoint(const struct mk_machine *m, const char *guest_ip,
+                                  struct mk_endpoint *ep, struct mk_error **err)
+{
+    if (m->nforwards < 3)
+        return mk_error_set(err, MK_EXIT_CONFIG, "machine \"%s\" lacks its SSH/API/docker forwards",
+                            m->name);
+    snprintf(ep->host, sizeof(ep->host), "127.0.0.1");
+    snprintf(ep->guest_ip, sizeof(ep->guest_ip), "%s", guest_ip);
+    ep->ssh_port = mk_machine_forward_port(m, MK_GUEST_SSH_PORT);
+    ep->api_port = mk_machine_forward_port(m, MK_GUEST_API_PORT);
+    ep->docker_port = mk_machine_forward_port(m, MK_GUEST_DOCKER_PORT);
+    ep->ssh_user = "docker";
+    return 0;
+}

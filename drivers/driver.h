@@ -165,6 +165,11 @@ int mk_machine_pick_port(const struct mk_machine *m, unsigned *port, struct mk_e
 /* Before a start: every forward whose host port got taken meanwhile moves to a
  * free one (said with mk_warn; machine.json saved) so the endpoint stays valid. */
 int mk_machine_refresh_ports(struct mk_machine *m, struct mk_error **err);
+/* The endpoint of a machine reached through its 127.0.0.1 forwards (the
+ * user-mode NAT drivers): host 127.0.0.1, the forwarded SSH/API/docker ports,
+ * user "docker", guest_ip as the node's own address. */
+int mk_machine_forwarded_endpoint(const struct mk_machine *m, const char *guest_ip,
+                                  struct mk_endpoint *ep, struct mk_error **err);
 /* Host port forwarding guest_port, or 0. */
 unsigned mk_machine_forward_port(const struct mk_machine *m, unsigned guest_port);
 char *mk_machine_disk_path(const struct mk_machine *m);    /* <dir>/disk.qcow2 */

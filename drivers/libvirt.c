@@ -544,16 +544,7 @@ static int lv_state(struct mk_machine *m, enum mk_vm_state *out, struct mk_error
 
 static int lv_endpoint(struct mk_machine *m, struct mk_endpoint *ep, struct mk_error **err)
 {
-    if (m->nforwards < 3)
-        return mk_error_set(err, MK_EXIT_CONFIG, "machine \"%s\" lacks its SSH/API/docker forwards",
-                            m->name);
-    snprintf(ep->host, sizeof(ep->host), "127.0.0.1");
-    snprintf(ep->guest_ip, sizeof(ep->guest_ip), "10.0.2.15");
-    ep->ssh_port = mk_machine_forward_port(m, MK_GUEST_SSH_PORT);
-    ep->api_port = mk_machine_forward_port(m, MK_GUEST_API_PORT);
-    ep->docker_port = mk_machine_forward_port(m, MK_GUEST_DOCKER_PORT);
-    ep->ssh_user = "docker";
-    return 0;
+    return mk_machine_forwarded_endpoint(m, "10.0.2.15", ep, err);
 }
 
 static int lv_forward(struct mk_machine *m, unsigned guest_port, unsigned *host_port,
