@@ -212,10 +212,12 @@ static bool apiserver_ready(const struct mk_kapi *k, char **why)
     return true;
 }
 
-static bool node_ready(const struct mk_kapi *k, char **why)
+/* The node's Ready condition: *posted when kubelet reported one at all. */
+static bool node_condition(const struct mk_kapi *k, bool *posted, char **why)
 {
     json_t *nodes = NULL;
     struct mk_error *e = NULL;
+    *posted = false;
     if (mk_kapi_get_json(k, "/api/v1/nodes", &nodes, &e) < 0) {
         free(*why);
         *why = xstrdup(e->msg);
@@ -229,13 +231,26 @@ static bool node_ready(const struct mk_kapi *k, char **why)
     {
         json_array_foreach(json_object_get(json_object_get(n, "status"), "conditions"), j, c)
         {
-            if (mk_streq(json_string_value(json_object_get(c, "type")), "Ready") &&
-                mk_streq(json_string_value(json_object_get(c, "status")), "True"))
+            if (!mk_streq(json_string_value(json_object_get(c, "type")), "Ready"))
+                continue;
+            *posted = true;
+            if (mk_streq(json_string_value(json_object_get(c, "status")), "True"))
                 ready = true;
         }
     }
     json_decref(nodes);
-    if (!ready) {
+    if (!*posted) {
+        free(*why);
+        *why = xstrdup("kubelet has not registered the node yet");
+    }
+    return ready;
+}
+
+static bool node_ready(const struct mk_kapi *k, char **why)
+{
+    bool posted;
+    bool ready = node_condition(k, &posted, why);
+    if (!ready && posted) {
         free(*why);
         *why = xstrdup("the node is not Ready yet");
     }
@@ -292,30 +307,8 @@ static bool apps_running(const struct mk_kapi *k, char **why)
 /* kubelet registered the node and posted a Ready condition (true or not) */
 static bool kubelet_posting(const struct mk_kapi *k, char **why)
 {
-    json_t *nodes = NULL;
-    struct mk_error *e = NULL;
-    if (mk_kapi_get_json(k, "/api/v1/nodes", &nodes, &e) < 0) {
-        free(*why);
-        *why = xstrdup(e->msg);
-        mk_error_free(e);
-        return false;
-    }
-    bool posted = false;
-    size_t i, j;
-    json_t *n, *c;
-    json_array_foreach(json_object_get(nodes, "items"), i, n)
-    {
-        json_array_foreach(json_object_get(json_object_get(n, "status"), "conditions"), j, c)
-        {
-            if (mk_streq(json_string_value(json_object_get(c, "type")), "Ready"))
-                posted = true;
-        }
-    }
-    json_decref(nodes);
-    if (!posted) {
-        free(*why);
-        *why = xstrdup("kubelet has not registered the node yet");
-    }
+    bool posted;
+    node_condition(k, &posted, why);
     return posted;
 }
 
