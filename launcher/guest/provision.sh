@@ -137,4 +137,18 @@ image-endpoint: unix:///var/run/cri-dockerd.sock
 CRI
 systemctl daemon-reload
 systemctl start cri-docker.service
+
+# cri-dockerd answers only once it has reached dockerd (just restarted for
+# TLS): kubeadm's preflight fails on a socket that is not there yet
+step "waiting for cri-dockerd"
+i=0
+until /usr/local/bin/crictl --timeout 10s info >/dev/null 2>&1; do
+    i=$((i + 1))
+    if [ "$i" -gt 150 ]; then
+        echo "mkube-provision: cri-dockerd did not answer on /var/run/cri-dockerd.sock" >&2
+        systemctl --no-pager status cri-docker.service >&2 || true
+        exit 4
+    fi
+    sleep 2
+done
 step "provisioned"
