@@ -110,6 +110,21 @@ POD=$(kc get pods -l app=hello -o jsonpath='{.items[0].metadata.name}')
 [ -n "$POD" ] || fail "no hello pod"
 note "hello pod $POD runs"
 
+# stop_dashboard PID SIG WHAT: signal it; it must end with status 0 within 30 s
+stop_dashboard() {
+    local pid=$1 sig=$2 what=$3 rc=0
+    kill "-$sig" "$pid"
+    for _ in $(seq 60); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.5
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -9 "$pid"
+        fail "mkube dashboard ($what) still runs 30 s after SIG$sig"
+    fi
+    wait "$pid" || rc=$?
+    [ "$rc" = 0 ] || fail "mkube dashboard ($what) exited $rc after SIG$sig"
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 listeners() { ss -ltnH "sport = :$1" | awk '{print $4}'; }
 
@@ -193,10 +208,7 @@ note "GET /version, median of 15: $(median "${tp[@]}") s through the proxy," \
     "$(median "${td[@]}") s straight to $SERVER with the client cert (curl)"
 
 # ---- Ctrl-C: exit 0, nothing left
-kill -INT "$DPID"
-rc=0
-wait "$DPID" || rc=$?
-[ "$rc" = 0 ] || fail "mkube dashboard exited $rc after SIGINT"
+stop_dashboard "$DPID" INT "--url"
 [ ! -e "/proc/$DPID" ] || fail "mkube dashboard is still there"
 [ -z "$(listeners "$PORT")" ] || fail "port $PORT still listens"
 ! curl -s --max-time 5 "$API/version" >/dev/null || fail "the proxy still answers"
@@ -219,10 +231,7 @@ wait_for 300 "the browser opener" test -s "$TMP/browser.args"
 [ ! -s "$TMP/open.out" ] || fail "stdout is not empty when a browser opened: $(cat "$TMP/open.out")"
 curl -fsS --max-time 60 "$(cat "$TMP/browser.args")" | grep -qF "$FAKE_MARK" ||
     fail "the opened URL does not serve the UI"
-kill -TERM "$DPID"
-rc=0
-wait "$DPID" || rc=$?
-[ "$rc" = 0 ] || fail "mkube dashboard exited $rc after SIGTERM"
+stop_dashboard "$DPID" TERM "browser"
 [ -z "$(listeners "$PORT2")" ] || fail "port $PORT2 still listens"
 
 # ---- an opener that fails (no display): a warning and the URL on stdout
@@ -242,9 +251,6 @@ grep -q "cannot open a browser: .*exited with status 3: no display" "$TMP/none.e
     fail "no 'cannot open a browser' warning: $(cat "$TMP/none.err")"
 [ "$(cat "$TMP/none.out")" = "http://127.0.0.1:$PORT3/api/v1/namespaces/$FAKE_NS/services/fake-dashboard-ui:http/proxy/" ] ||
     fail "without a browser stdout is '$(cat "$TMP/none.out")'"
-kill -INT "$DPID"
-rc=0
-wait "$DPID" || rc=$?
-[ "$rc" = 0 ] || fail "mkube dashboard exited $rc after SIGINT (no browser)"
+stop_dashboard "$DPID" INT "no browser"
 
 note "PASS in $(($(date +%s) - T0)) s"
