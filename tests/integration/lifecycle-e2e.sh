@@ -34,8 +34,9 @@ mk status || st=$?
 [ "$st" = 0 ] || fail "status exit code $st on a running cluster"
 mk status -o json | grep -q '"Host": *"Running"' || fail "status -o json: $(mk status -o json)"
 
-pause=$(kc -n kube-system get pods -o jsonpath='{.items[*].spec.containers[*].image}' | tr ' ' '\n' | grep -m1 '/pause:' || true)
-[ -n "$pause" ] || pause=registry.k8s.io/pause:3.10.1
+# the pause image of the bundle, as dockerd in the VM has it
+pause=$(mk ssh -- "sudo docker images --format '{{.Repository}}:{{.Tag}}'" | grep -m1 '/pause:' || true)
+[ -n "$pause" ] || fail "dockerd in the VM has no pause image"
 note "a Deployment on the bundle's image $pause (never pulled)"
 kc create deployment keeper --image="$pause" || fail "create deployment"
 kc patch deployment keeper -p '{"spec":{"template":{"spec":{"containers":[{"name":"pause","imagePullPolicy":"Never"}]}}}}' || fail "patch deployment"
