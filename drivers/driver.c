@@ -571,3 +571,13 @@ int mk_machine_forwarded_endpoint(const struct mk_machine *m, const char *guest_
     ep->ssh_user = "docker";
     return 0;
 }
+
+int mk_machine_forward_host_port(const struct mk_machine *m, unsigned *port,
+                                 struct mk_error **err)
+{
+    if (*port && !mk_port_free(*port))
+        return mk_error_set(err, MK_EXIT_FAILURE, "port %u on 127.0.0.1 is already in use", *port);
+    if (!*port && mk_machine_pick_port(m, port, err) < 0)
+        return -1;
+    return 0;
+}

@@ -165,6 +165,10 @@ int mk_machine_pick_port(const struct mk_machine *m, unsigned *port, struct mk_e
 /* Before a start: every forward whose host port got taken meanwhile moves to a
  * free one (said with mk_warn; machine.json saved) so the endpoint stays valid. */
 int mk_machine_refresh_ports(struct mk_machine *m, struct mk_error **err);
+/* The host port for a new runtime forward: *port itself when it is given and
+ * free on 127.0.0.1 (an error when taken), else a free one not used by m. */
+int mk_machine_forward_host_port(const struct mk_machine *m, unsigned *port,
+                                 struct mk_error **err);
 /* The endpoint of a machine reached through its 127.0.0.1 forwards (the
  * user-mode NAT drivers): host 127.0.0.1, the forwarded SSH/API/docker ports,
  * user "docker", guest_ip as the node's own address. */

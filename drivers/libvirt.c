@@ -551,9 +551,7 @@ static int lv_forward(struct mk_machine *m, unsigned guest_port, unsigned *host_
                       struct mk_error **err)
 {
     unsigned host = *host_port;
-    if (host && !mk_port_free(host))
-        return mk_error_set(err, MK_EXIT_FAILURE, "port %u on 127.0.0.1 is already in use", host);
-    if (!host && mk_machine_pick_port(m, &host, err) < 0)
+    if (mk_machine_forward_host_port(m, &host, err) < 0)
         return -1;
     bool missing;
     virDomainPtr d = lv_lookup(m, &missing, err);

@@ -545,9 +545,7 @@ static int vbox_forward(struct mk_machine *m, unsigned guest_port, unsigned *hos
                         struct mk_error **err)
 {
     unsigned host = *host_port;
-    if (host && !mk_port_free(host))
-        return mk_error_set(err, MK_EXIT_FAILURE, "port %u on 127.0.0.1 is already in use", host);
-    if (!host && mk_machine_pick_port(m, &host, err) < 0)
+    if (mk_machine_forward_host_port(m, &host, err) < 0)
         return -1;
     mk_autofree char *info = NULL;
     mk_autofree char *raw = NULL;
