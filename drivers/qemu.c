@@ -6,6 +6,7 @@
  * forwards bound to 127.0.0.1 only: SSH/API/dockerd on the command line, the
  * NodePort forwards added at runtime with HMP hostfwd_add (and re-added after
  * every start, since QEMU forgets them when it exits). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -105,15 +106,61 @@ static pid_t running_pid(const struct mk_machine *m)
     return pid_is_ours(m, pid) ? pid : 0;
 }
 
+/* Start time (field 22 of /proc/PID/stat) and state of pid; false when the
+ * process does not exist. */
+static bool proc_stat(pid_t pid, unsigned long long *start, char *state)
+{
+    mk_autofree char *path = xasprintf("/proc/%ld/stat", (long)pid);
+    struct mk_buf b = MK_BUF_INIT;
+    struct mk_error *e = NULL;
+    bool ok = false;
+    if (mk_read_file(path, &b, 4096, NULL, &e) == 0) {
+        const char *rp = strrchr(mk_buf_str(&b), ')');
+        /* after ")": state is field 3, start time field 22 */
+        ok = rp && sscanf(rp + 1, " %c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+                                  "%*s %*s %*s %*s %*s %llu",
+                          state, start) == 2;
+    }
+    mk_error_free(e);
+    mk_buf_release(&b);
+    return ok;
+}
+
+/* Threads of pid still listed in /proc/PID/task. */
+static int proc_threads(pid_t pid)
+{
+    mk_autofree char *path = xasprintf("/proc/%ld/task", (long)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    int n = 0;
+    for (struct dirent *de; (de = readdir(d));)
+        n += de->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* Has QEMU (pid) let go of everything? A dead thread-group leader shows as a
+ * zombie while its vCPU and I/O threads are still exiting, and those still
+ * hold the forwards' listening sockets: wait for the last thread too. A
+ * zombie nobody reaps (no init in a container) counts as gone once alone. */
 static bool wait_gone(const struct mk_machine *m, pid_t pid, int timeout_ms)
 {
-    for (int waited = 0; waited <= timeout_ms; waited += 100) {
-        if (!pid_is_ours(m, pid))
-            return true;
+    unsigned long long start0 = 0, start;
+    char st;
+    bool known = proc_stat(pid, &start0, &st);
+    for (int waited = 0;; waited += 100) {
+        if (!pid_is_ours(m, pid)) {
+            if (!known || !proc_stat(pid, &start, &st) || start != start0)
+                return true;
+            if ((st == 'Z' || st == 'X') && proc_threads(pid) <= 1)
+                return true;
+        }
+        if (waited >= timeout_ms)
+            return false;
         struct timespec ts = {0, 100 * 1000000};
         nanosleep(&ts, NULL);
     }
-    return !pid_is_ours(m, pid);
 }
 
 static void remove_runtime_files(const struct mk_machine *m)
