@@ -8,6 +8,9 @@
 #   memory guest memory used with the control plane idle (free -m, "used")
 # and prints the ratios the lifecycle issue asks for (cold/floor, warm/cold).
 # Usage: scripts/bench-lifecycle.sh [--skip-floor]   (needs out/ image + bundle, build/mkube)
+# MKUBE_BENCH_DRIVER picks mkube's driver (default qemu: the floor is plain
+# QEMU with the same CPUs, memory and acceleration, so the ratio compares
+# like with like; libvirt adds its define/start overhead on top).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 MKUBE="${MKUBE_BIN:-$repo/build/mkube}"
@@ -15,6 +18,7 @@ OUT="${MKUBE_IMAGE_DIR:-$repo/out}"
 tmp="$(mktemp -d /tmp/mkube-bench.XXXXXX)"
 export MKUBE_HOME="$tmp/home" KUBECONFIG="$tmp/kubeconfig" MKUBE_DATADIR="$OUT" NO_COLOR=1
 profile=bench$$
+driver="${MKUBE_BENCH_DRIVER:-qemu}"
 qpid=""
 cleanup() {
     "$MKUBE" -p "$profile" delete >/dev/null 2>&1 || true
@@ -27,13 +31,15 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.1f", b-a}'; }
 bundle=$(ls "$OUT"/mkube-bundle-*.tar.zst | head -n1)
 version=$(basename "$bundle" | sed 's/mkube-bundle-\(v[0-9.]*\)-.*/\1/')
 
-t=$(now); "$MKUBE" -p "$profile" start --wait=all >"$tmp/cold.log" 2>&1; cold=$(secs "$t" "$(now)")
-echo "cold start: ${cold}s"
+t=$(now); "$MKUBE" -p "$profile" start --driver="$driver" --wait=all >"$tmp/cold.log" 2>&1 || true; cold=$(secs "$t" "$(now)")
+grep -q "Done!" "$tmp/cold.log" || { cat "$tmp/cold.log"; echo "cold start failed"; exit 1; }
+echo "cold start ($driver driver, --wait=all): ${cold}s"
 sleep 60 # let the control plane settle before measuring idle memory
 mem=$("$MKUBE" -p "$profile" ssh -- free -m | awk '/^Mem:/{print $3}')
 echo "guest memory used, control plane idle: ${mem} MiB"
 t=$(now); "$MKUBE" -p "$profile" stop >"$tmp/stop.log" 2>&1; stop=$(secs "$t" "$(now)")
-t=$(now); "$MKUBE" -p "$profile" start --wait=all >"$tmp/warm.log" 2>&1; warm=$(secs "$t" "$(now)")
+t=$(now); "$MKUBE" -p "$profile" start --wait=all >"$tmp/warm.log" 2>&1 || true; warm=$(secs "$t" "$(now)")
+grep -q "Done!" "$tmp/warm.log" || { cat "$tmp/warm.log"; echo "warm restart failed"; exit 1; }
 echo "stop: ${stop}s  warm restart: ${warm}s  warm/cold: $(awk -v a="$warm" -v b="$cold" 'BEGIN{printf "%.2f", a/b}')"
 "$MKUBE" -p "$profile" delete >/dev/null 2>&1
 

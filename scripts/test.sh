@@ -8,11 +8,14 @@
 #            (iso/kubernetes/build-bundle.sh) into out/, then the integration
 #            tests (real libvirtd/QEMU, kubectl) in build/
 #
-#   stage 3 (with --e2e or MKUBE_E2E=1): the tests labelled e2e, which start a
-#            whole cluster (lifecycle, walkthrough, dashboard) - tens of
-#            minutes under TCG each
+#   stage 3: the tests labelled e2e, which start a whole cluster (the
+#            lifecycle E2E, its fault tests, the developer walkthrough) -
+#            10-20 minutes under TCG each; --no-e2e (or MKUBE_E2E=0) skips
+#            them; --e2e-all also runs the dashboard proxy test (label
+#            e2e-dashboard: it needs a FAKE UI while issue 8 is blocked)
 #
-# usage: scripts/test.sh [--stage1] [--e2e]   (--stage1: skip stages 2 and 3)
+# usage: scripts/test.sh [--stage1] [--no-e2e] [--e2e-all]
+#        (--stage1: skip stages 2 and 3)
 # env:   MKUBE_TEST_JOBS=N  parallel unit/CLI tests (default 1)
 #        MKUBE_BUILD_DIR, MKUBE_ASAN_BUILD_DIR  build directories (default build, build-asan)
 # Prints each stage's time and a summary line; exits non-zero if any stage failed.
@@ -22,13 +25,19 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SELF="$REPO/scripts/test.sh"
 cd "$REPO" || exit 1
 STAGE2=1
-E2E="${MKUBE_E2E:-0}"
+E2E="${MKUBE_E2E:-1}"
+E2E_LABEL='^e2e$'
 for arg in "$@"; do
     case $arg in
     --stage1) STAGE2=0 ;;
-    --e2e) E2E=1 ;;
+    --e2e) E2E=1 ;; # the default; kept for older instructions
+    --no-e2e) E2E=0 ;;
+    --e2e-all)
+        E2E=1
+        E2E_LABEL='^e2e'
+        ;;
     -h | --help)
-        sed -n '2,18p' "$SELF" | sed 's/^# \{0,1\}//'
+        sed -n '2,22p' "$SELF" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -95,7 +104,7 @@ integration() {
 }
 
 e2e() {
-    (cd "$REPO/$BUILD" && ctest -L e2e --output-on-failure)
+    (cd "$REPO/$BUILD" && ctest -L "$E2E_LABEL" --output-on-failure)
 }
 
 # --- stage 1 ---
@@ -137,7 +146,7 @@ if [ $STAGE2 = 1 ]; then
         if [ "$E2E" = 1 ]; then
             stage "end-to-end cluster tests ($BUILD/)" e2e
         else
-            skip "end-to-end cluster tests" "run with --e2e"
+            skip "end-to-end cluster tests" "--no-e2e"
         fi
     else
         skip "integration tests" "the build, image or bundle failed"

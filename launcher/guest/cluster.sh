@@ -8,12 +8,13 @@
 set -eu
 export PATH=/usr/local/bin:$PATH
 ADMIN=/etc/kubernetes/admin.conf
+say() { echo "mkube-cluster: [uptime $(cut -d" " -f1 /proc/uptime)s] $*"; }
 
 # One bootstrap at a time. A start interrupted on the host (Ctrl-C, a killed
 # mkube) leaves its kubeadm running here: end it before starting over.
 exec 9>/run/mkube-cluster.lock
 if ! flock -n 9; then
-    echo "mkube-cluster: ending an earlier bootstrap that is still running"
+    say "ending an earlier bootstrap that is still running"
     pkill -f '^kubeadm init' || true
     flock -w 120 9
 fi
@@ -21,7 +22,7 @@ KUBECTL="kubectl --kubeconfig $ADMIN"
 
 if [ -f "$ADMIN" ] && [ -f /etc/kubernetes/manifests/kube-apiserver.yaml ] \
    && [ -f /var/lib/mkube/.cluster-initialised ]; then
-    echo "mkube-cluster: restarting the existing cluster"
+    say "restarting the existing cluster"
     # the config may carry a new address or version: refresh the kubelet flags
     systemctl enable kubelet >/dev/null 2>&1 || true
     systemctl restart kubelet
@@ -30,16 +31,17 @@ fi
 
 if [ -f "$ADMIN" ] || [ -d /etc/kubernetes/manifests ] && [ -n "$(ls -A /etc/kubernetes/manifests 2>/dev/null)" ]; then
     # a bootstrap that was interrupted: start over cleanly, keeping images
-    echo "mkube-cluster: a previous bootstrap did not finish; resetting it"
+    say "a previous bootstrap did not finish; resetting it"
     kubeadm reset -f --cri-socket unix:///var/run/cri-dockerd.sock >/dev/null 2>&1 || true
     rm -rf /var/lib/mkube/etcd
 fi
 
-echo "mkube-cluster: kubeadm init"
+say "kubeadm init"
 kubeadm init --config "$MK_KUBEADM_CONFIG" \
     --ignore-preflight-errors="$MK_IGNORE_PREFLIGHT" --v=1
 systemctl enable kubelet >/dev/null 2>&1 || true
 
-echo "mkube-cluster: one CoreDNS replica"
+say "one CoreDNS replica"
 $KUBECTL -n kube-system scale deployment coredns --replicas=1
 touch /var/lib/mkube/.cluster-initialised
+say "initialised"

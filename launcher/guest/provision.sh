@@ -13,7 +13,7 @@ set -eu
 : "${MK_K8S_VERSION:?}" "${MK_GUEST_IP:?}" "${MK_NODE_NAME:?}" "${MK_POD_SUBNET:?}"
 BASE=/var/lib/mkube/binaries
 BIN=$BASE/$MK_K8S_VERSION
-step() { echo "mkube-provision: $*"; }
+step() { echo "mkube-provision: [uptime $(cut -d" " -f1 /proc/uptime)s] $*"; }
 
 # 1. the bundle, unpacked once onto the data disk and verified
 if [ ! -f "$BIN/.complete" ]; then

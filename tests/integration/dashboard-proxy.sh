@@ -10,8 +10,8 @@
 # exactly one line; the proxy listens on 127.0.0.1 only; SIGINT/SIGTERM end it
 # with status 0 and leave no process or listening port behind; without --url
 # the URL goes to the browser opener ($BROWSER: a FAKE opener that records it).
-# needs a whole cluster: run with scripts/test.sh --e2e
-# ctest-labels: e2e
+# needs a whole cluster: run with scripts/test.sh --e2e-all
+# ctest-labels: e2e-dashboard
 . "$(dirname "$0")/lifecycle-lib.sh"
 require_artifacts
 command -v curl >/dev/null || fail "curl is needed"

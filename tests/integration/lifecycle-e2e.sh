@@ -23,8 +23,9 @@ kc get nodes -o wide || fail "kubectl get nodes failed"
 [ "$(kc version -o json | sed -n 's/.*"gitVersion": "\(v[^"]*\)".*/\1/p' | tail -n1)" = "$version" ] ||
     fail "the API server does not report $version"
 kc -n kube-system get pods
+pods=$(kc -n kube-system get pods --no-headers) || fail "kubectl -n kube-system get pods failed"
 for c in etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy coredns; do
-    kc -n kube-system get pods --no-headers | grep "^$c" | grep -q Running ||
+    grep "^$c" <<<"$pods" | grep -q Running ||
         fail "kube-system pod $c is not Running"
 done
 [ "$("$MKUBE" profile list -o json | grep -c "\"$PROFILE\"")" -ge 1 ] || fail "profile list lacks $PROFILE"
@@ -32,7 +33,8 @@ done
 st=0
 mk status || st=$?
 [ "$st" = 0 ] || fail "status exit code $st on a running cluster"
-mk status -o json | grep -q '"Host": *"Running"' || fail "status -o json: $(mk status -o json)"
+out=$(mk status -o json) || fail "status -o json exited $?: $out"
+grep -q '"Host": *"Running"' <<<"$out" || fail "status -o json: $out"
 
 # the pause image of the bundle, as dockerd in the VM has it
 pause=$(mk ssh -- "sudo docker images --format '{{.Repository}}:{{.Tag}}'" | grep -m1 '/pause:' || true)
@@ -50,7 +52,8 @@ note "stopped in $(($(date +%s) - t)) s"
 st=0
 mk status || st=$?
 [ $((st & 1)) = 1 ] || fail "status exit code $st after stop: host bit not set"
-mk status | grep -q "host: Stopped" || fail "status does not say host: Stopped"
+out=$(mk status || true) # exit bits are checked above
+grep -q "^host: Stopped" <<<"$out" || fail "status does not say host: Stopped: $out"
 
 note "mkube start (restart)"
 t=$(date +%s)
