@@ -3,7 +3,7 @@
 # mkube start -> node Ready at the pinned version, control plane Running ->
 # a Deployment runs -> stop -> status bits say stopped -> start -> the same
 # Deployment is back -> delete -> no VM, no files, no context left.
-# needs a whole cluster: run with scripts/test.sh --e2e
+# needs a whole cluster: stage 3 of scripts/test.sh (skip with --no-e2e)
 # ctest-labels: e2e
 . "$(dirname "$0")/lifecycle-lib.sh"
 require_artifacts

@@ -7,7 +7,7 @@
 #   2. the cluster is stopped and something else takes the API server's host
 #      port -> `mkube start` moves the forward to another port, the kubeconfig
 #      follows it, status says Configured and kubectl works.
-# needs a whole cluster: run with scripts/test.sh --e2e
+# needs a whole cluster: stage 3 of scripts/test.sh (skip with --no-e2e)
 # ctest-labels: e2e
 . "$(dirname "$0")/lifecycle-lib.sh"
 require_artifacts

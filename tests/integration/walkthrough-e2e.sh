@@ -17,7 +17,7 @@
 # MKUBE_E2E_WAIT_TIMEOUT (seconds, default 2400) bounds each start's steps:
 # on a busy 2-core host under TCG, loading the bundle's images alone took
 # more than the lifecycle test's 1200 s.
-# needs a whole cluster: run with scripts/test.sh --e2e
+# needs a whole cluster: stage 3 of scripts/test.sh (skip with --no-e2e)
 # ctest-labels: e2e
 . "$(dirname "$0")/lifecycle-lib.sh"
 require_artifacts
