@@ -258,6 +258,23 @@ static bool fast_path(struct mk_cluster *c, const struct mk_start_opts *o)
     return ok;
 }
 
+/* A bootstrap step failed: if the VM itself is gone (killed, crashed, shut
+ * down from inside), say so instead of leaving the user with an SSH error,
+ * and tell them the next start picks up from there. */
+static void explain_lost_vm(const struct mk_cluster *c, struct mk_error **err)
+{
+    enum mk_vm_state st = MK_VM_RUNNING;
+    struct mk_error *e = NULL;
+    if (!c->machine || mk_machine_state(c->machine, &st, &e) < 0 || st == MK_VM_RUNNING) {
+        mk_error_free(e);
+        return;
+    }
+    mk_error_wrap(err, "the VM stopped during the bootstrap (now %s)", mk_vm_state_name(st));
+    mk_error_hint(err, "run 'mkube -p %s start' again: it boots the VM and resets a half-done "
+                       "kubeadm init before redoing it; 'mkube -p %s logs' shows the guest's log",
+                  c->name, c->name);
+}
+
 int mk_cluster_start(const char *home, const char *name, const struct mk_start_opts *o,
                      struct mk_error **err)
 {
@@ -401,12 +418,16 @@ int mk_cluster_start(const char *home, const char *name, const struct mk_start_o
         .provision_log = provision_log,
         .cluster_log = cluster_log,
     };
-    if (mk_bootstrap_provision(&b, err) < 0)
+    if (mk_bootstrap_provision(&b, err) < 0) {
+        explain_lost_vm(&c, err);
         goto cleanup;
+    }
     bool fresh = false;
     mk_info(st == MK_VM_RUNNING ? "Checking the control plane ..." : "Booting up control plane ...");
-    if (mk_bootstrap_cluster(&b, &fresh, err) < 0)
+    if (mk_bootstrap_cluster(&b, &fresh, err) < 0) {
+        explain_lost_vm(&c, err);
         goto cleanup;
+    }
     mk_info(fresh ? "Configuring RBAC rules and a bridge CNI ..." : "Restarted the existing cluster");
 
     mk_step("Configuring the kubeconfig context \"%s\"", name);
