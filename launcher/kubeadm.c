@@ -129,8 +129,26 @@ static void header(struct emitter *em, const char *api, const char *kind)
     kv(em, "kind", kind);
 }
 
+/* Kubernetes 1.36 made ExtendWebSocketsToKubelet beta and on: the API server
+ * hands exec/attach/port-forward websockets to kubelet, which then dials the
+ * runtime's streaming URL. cri-dockerd advertises that URL without a scheme
+ * ("//[::]:PORT/cri/exec/..."), kubelet takes it for https and every
+ * `kubectl exec` fails with "server gave HTTP response to HTTPS client"
+ * (Mirantis/cri-dockerd#569). The gate off on both sides restores the SPDY
+ * path that works with cri-dockerd. Only 1.36 and later know the gate. */
+static bool needs_websocket_gate(const char *version)
+{
+    unsigned major = 0, minor = 0;
+    if (!version || sscanf(version[0] == 'v' ? version + 1 : version, "%u.%u", &major, &minor) != 2)
+        return false;
+    return major > 1 || (major == 1 && minor >= 36);
+}
+
+#define MK_WEBSOCKET_GATE "ExtendWebSocketsToKubelet"
+
 int mk_kubeadm_render(const struct mk_kubeadm_params *p, struct mk_buf *out, struct mk_error **err)
 {
+    bool ws_gate = needs_websocket_gate(p->kubernetes_version);
     struct emitter em = {.out = out};
     if (!yaml_emitter_initialize(&em.e))
         return mk_error_set(err, MK_EXIT_FAILURE, "cannot initialise the YAML emitter");
@@ -212,7 +230,9 @@ int mk_kubeadm_render(const struct mk_kubeadm_params *p, struct mk_buf *out, str
                               "NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,"
                               "DefaultTolerationSeconds,NodeRestriction,MutatingAdmissionWebhook,"
                               "ValidatingAdmissionWebhook,ResourceQuota",
-                              "service-node-port-range", "30000-32767", NULL};
+                              "service-node-port-range", "30000-32767",
+                              ws_gate ? "feature-gates" : NULL, MK_WEBSOCKET_GATE "=false",
+                              NULL};
     extra_args(&em, api_args);
     map_end(&em);
     const char *no_elect[] = {"leader-elect", "false", NULL};
@@ -248,6 +268,12 @@ int mk_kubeadm_render(const struct mk_kubeadm_params *p, struct mk_buf *out, str
     kv(&em, "imagefs.available", "0%");
     map_end(&em);
     kv_raw(&em, "imageGCHighThresholdPercent", "100");
+    if (ws_gate) {
+        scalar(&em, "featureGates");
+        map_start(&em);
+        kv_raw(&em, MK_WEBSOCKET_GATE, "false");
+        map_end(&em);
+    }
     map_end(&em);
     doc_end(&em);
 

@@ -53,15 +53,24 @@ sed -i '/control-plane\.mkube\.internal/d' /etc/hosts
 echo "$MK_GUEST_IP control-plane.mkube.internal" >> /etc/hosts
 grep -q "[[:space:]]$MK_NODE_NAME\$" /etc/hosts || echo "$MK_GUEST_IP $MK_NODE_NAME" >> /etc/hosts
 
-# 5. dockerd TLS: certs were copied to /var/lib/mkube/docker-tls by mkube;
-# restart dockerd only when they changed since its last start
+# 5. dockerd TLS: certs were copied to /var/lib/mkube/docker-tls by mkube
+# (the data disk). The image's dockerd serves 2376 with whatever certs are
+# there when it starts, so after a reboot it already serves the ones of the
+# last start: restart it (~20 s under TCG) only when it runs without TLS or
+# the certs changed since it was last (re)started by this script.
 TLS=/var/lib/mkube/docker-tls
 if [ -f "$TLS/server.pem" ]; then
     sum=$(cat "$TLS/ca.pem" "$TLS/server.pem" "$TLS/server-key.pem" | sha256sum | cut -d' ' -f1)
-    if [ "$(cat /run/mkube-docker-tls.sum 2>/dev/null)" != "$sum" ]; then
+    pid=$(systemctl show -p MainPID --value docker.service 2>/dev/null || echo 0)
+    serving=no
+    if [ "${pid:-0}" != 0 ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- --tlsverify &&
+        [ "$(cat "$TLS/.dockerd.sum" 2>/dev/null)" = "$sum" ]; then
+        serving=yes
+    fi
+    if [ "$serving" = no ]; then
         step "restarting dockerd with TLS on 2376"
         systemctl restart docker
-        echo "$sum" > /run/mkube-docker-tls.sum
+        echo "$sum" >"$TLS/.dockerd.sum"
     fi
 fi
 

@@ -88,6 +88,34 @@ static void test_parses(void **state)
     mk_buf_release(&out);
 }
 
+/* The websocket gate that breaks exec through cri-dockerd: off from 1.36,
+ * absent before (older components reject an unknown gate). */
+static void test_websocket_gate(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *version;
+        bool gate;
+    } cases[] = {{"v1.34.3", false}, {"v1.35.0", false}, {"v1.36.0", true}, {"v1.37.2", true}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct mk_kubeadm_params p = {
+            .kubernetes_version = cases[i].version,
+            .cluster_name = "mkube",
+            .node_name = "mkube",
+            .advertise_address = "10.0.2.15",
+            .api_port = 8443,
+        };
+        struct mk_buf out = MK_BUF_INIT;
+        struct mk_error *err = NULL;
+        assert_int_equal(mk_kubeadm_render(&p, &out, &err), 0);
+        bool api = strstr(out.buf, "value: ExtendWebSocketsToKubelet=false\n") != NULL;
+        bool kubelet = strstr(out.buf, "featureGates:\n  ExtendWebSocketsToKubelet: false\n") != NULL;
+        assert_int_equal(api, cases[i].gate);
+        assert_int_equal(kubelet, cases[i].gate);
+        mk_buf_release(&out);
+    }
+}
+
 static void test_wait_parse(void **state)
 {
     (void)state;
@@ -114,6 +142,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_parses),
+        cmocka_unit_test(test_websocket_gate),
         cmocka_unit_test(test_wait_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
