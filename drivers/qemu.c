@@ -71,41 +71,6 @@ static pid_t read_pid(const struct mk_machine *m)
     return pid > 0 ? pid : 0;
 }
 
-/* Is pid a live (not zombie) QEMU of this machine? Pids are reused, so the
- * command line must name this machine's QMP socket. */
-static bool pid_is_ours(const struct mk_machine *m, pid_t pid)
-{
-    if (pid <= 0 || (kill(pid, 0) < 0 && errno != EPERM))
-        return false;
-    mk_autofree char *stat_path = xasprintf("/proc/%ld/stat", (long)pid);
-    struct mk_buf b = MK_BUF_INIT;
-    struct mk_error *e = NULL;
-    bool ok = false;
-    if (mk_read_file(stat_path, &b, 4096, NULL, &e) == 0) {
-        const char *rp = strrchr(mk_buf_str(&b), ')');
-        ok = rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
-    }
-    mk_buf_reset(&b);
-    mk_autofree char *cmd_path = xasprintf("/proc/%ld/cmdline", (long)pid);
-    mk_autofree char *sock = machine_file(m, "qmp.sock");
-    if (ok && mk_read_file(cmd_path, &b, 1u << 20, NULL, &e) == 0) {
-        ok = false;
-        for (size_t i = 0; i < b.len; i += strlen(b.buf + i) + 1)
-            ok |= strstr(b.buf + i, sock) != NULL;
-    } else {
-        ok = false;
-    }
-    mk_error_free(e);
-    mk_buf_release(&b);
-    return ok;
-}
-
-static pid_t running_pid(const struct mk_machine *m)
-{
-    pid_t pid = read_pid(m);
-    return pid_is_ours(m, pid) ? pid : 0;
-}
-
 /* Start time (field 22 of /proc/PID/stat) and state of pid; false when the
  * process does not exist. */
 static bool proc_stat(pid_t pid, unsigned long long *start, char *state)
@@ -124,6 +89,37 @@ static bool proc_stat(pid_t pid, unsigned long long *start, char *state)
     mk_error_free(e);
     mk_buf_release(&b);
     return ok;
+}
+
+/* Is pid a live (not zombie) QEMU of this machine? Pids are reused, so the
+ * command line must name this machine's QMP socket. */
+static bool pid_is_ours(const struct mk_machine *m, pid_t pid)
+{
+    if (pid <= 0 || (kill(pid, 0) < 0 && errno != EPERM))
+        return false;
+    unsigned long long start;
+    char st = 0;
+    bool ok = proc_stat(pid, &start, &st) && st != 'Z' && st != 'X';
+    struct mk_buf b = MK_BUF_INIT;
+    struct mk_error *e = NULL;
+    mk_autofree char *cmd_path = xasprintf("/proc/%ld/cmdline", (long)pid);
+    mk_autofree char *sock = machine_file(m, "qmp.sock");
+    if (ok && mk_read_file(cmd_path, &b, 1u << 20, NULL, &e) == 0) {
+        ok = false;
+        for (size_t i = 0; i < b.len; i += strlen(b.buf + i) + 1)
+            ok |= strstr(b.buf + i, sock) != NULL;
+    } else {
+        ok = false;
+    }
+    mk_error_free(e);
+    mk_buf_release(&b);
+    return ok;
+}
+
+static pid_t running_pid(const struct mk_machine *m)
+{
+    pid_t pid = read_pid(m);
+    return pid_is_ours(m, pid) ? pid : 0;
 }
 
 /* Threads of pid still listed in /proc/PID/task. */

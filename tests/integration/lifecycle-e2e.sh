@@ -22,12 +22,7 @@ kc get nodes -o wide || fail "kubectl get nodes failed"
     fail "node does not run $version"
 [ "$(kc version -o json | sed -n 's/.*"gitVersion": "\(v[^"]*\)".*/\1/p' | tail -n1)" = "$version" ] ||
     fail "the API server does not report $version"
-kc -n kube-system get pods
-pods=$(kc -n kube-system get pods --no-headers) || fail "kubectl -n kube-system get pods failed"
-for c in etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy coredns; do
-    grep "^$c" <<<"$pods" | grep -q Running ||
-        fail "kube-system pod $c is not Running"
-done
+require_control_plane
 [ "$("$MKUBE" profile list -o json | grep -c "\"$PROFILE\"")" -ge 1 ] || fail "profile list lacks $PROFILE"
 
 st=0

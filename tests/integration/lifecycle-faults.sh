@@ -71,12 +71,7 @@ t=$(date +%s)
 mk $(start_args) || fail "the start after the killed bootstrap failed"
 note "recovered in $(($(date +%s) - t)) s"
 node_ready || fail "node $PROFILE is not Ready after the recovery"
-kc -n kube-system get pods
-pods=$(kc -n kube-system get pods --no-headers) || fail "kubectl -n kube-system get pods failed"
-for c in etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy coredns; do
-    grep "^$c" <<<"$pods" | grep -q Running ||
-        fail "kube-system pod $c is not Running after the recovery"
-done
+require_control_plane " after the recovery"
 
 note "fault 2: the API server's host port taken while the cluster is stopped"
 old=$(api_port)

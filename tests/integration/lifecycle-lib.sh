@@ -48,6 +48,16 @@ kubectl_bin() {
 }
 kc() { "$(kubectl_bin)" --context "$PROFILE" "$@"; }
 
+# the control plane's pods are Running (kubectl's listing is printed too)
+require_control_plane() {
+    local pods c
+    kc -n kube-system get pods
+    pods=$(kc -n kube-system get pods --no-headers) || fail "kubectl -n kube-system get pods failed"
+    for c in etcd kube-apiserver kube-controller-manager kube-scheduler kube-proxy coredns; do
+        grep "^$c" <<<"$pods" | grep -q Running || fail "kube-system pod $c is not Running${1:-}"
+    done
+}
+
 # wait_for SECONDS DESCRIPTION COMMAND...: retry until the command succeeds
 wait_for() {
     local limit=$1 what=$2
