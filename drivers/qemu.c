@@ -82,8 +82,9 @@ static bool proc_stat(pid_t pid, unsigned long long *start, char *state)
     if (mk_read_file(path, &b, 4096, NULL, &e) == 0) {
         const char *rp = strrchr(mk_buf_str(&b), ')');
         /* after ")": state is field 3, start time field 22 */
-        ok = rp && sscanf(rp + 1, " %c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
-                                  "%*s %*s %*s %*s %*s %llu",
+        ok = rp && sscanf(rp + 1,
+                          " %c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+                          "%*s %*s %*s %*s %*s %llu",
                           state, start) == 2;
     }
     mk_error_free(e);

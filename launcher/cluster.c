@@ -270,8 +270,9 @@ static void explain_lost_vm(const struct mk_cluster *c, struct mk_error **err)
         return;
     }
     mk_error_wrap(err, "the VM stopped during the bootstrap (now %s)", mk_vm_state_name(st));
-    mk_error_hint(err, "run 'mkube -p %s start' again: it boots the VM and resets a half-done "
-                       "kubeadm init before redoing it; 'mkube -p %s logs' shows the guest's log",
+    mk_error_hint(err,
+                  "run 'mkube -p %s start' again: it boots the VM and resets a half-done "
+                  "kubeadm init before redoing it; 'mkube -p %s logs' shows the guest's log",
                   c->name, c->name);
 }
 
@@ -619,8 +620,9 @@ int mk_cluster_status(const char *home, const char *name, struct mk_status *st,
         struct mk_ssh *ssh = kubelet_known ? NULL : mk_cluster_ssh(&c, 10000, &e);
         if (ssh) {
             int status = 1;
-            if (mk_ssh_run(ssh, "systemctl is-active --quiet kubelet", NULL, 0, NULL, NULL,
-                           &status, 15000, &e) == 0 && status == 0)
+            if (mk_ssh_run(ssh, "systemctl is-active --quiet kubelet", NULL, 0, NULL, NULL, &status,
+                           15000, &e) == 0 &&
+                status == 0)
                 snprintf(st->kubelet, sizeof(st->kubelet), "Running");
             mk_ssh_close(ssh);
         }

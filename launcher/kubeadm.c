@@ -230,8 +230,10 @@ int mk_kubeadm_render(const struct mk_kubeadm_params *p, struct mk_buf *out, str
                               "NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass,"
                               "DefaultTolerationSeconds,NodeRestriction,MutatingAdmissionWebhook,"
                               "ValidatingAdmissionWebhook,ResourceQuota",
-                              "service-node-port-range", "30000-32767",
-                              ws_gate ? "feature-gates" : NULL, MK_WEBSOCKET_GATE "=false",
+                              "service-node-port-range",
+                              "30000-32767",
+                              ws_gate ? "feature-gates" : NULL,
+                              MK_WEBSOCKET_GATE "=false",
                               NULL};
     extra_args(&em, api_args);
     map_end(&em);

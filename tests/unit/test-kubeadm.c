@@ -109,7 +109,8 @@ static void test_websocket_gate(void **state)
         struct mk_error *err = NULL;
         assert_int_equal(mk_kubeadm_render(&p, &out, &err), 0);
         bool api = strstr(out.buf, "value: ExtendWebSocketsToKubelet=false\n") != NULL;
-        bool kubelet = strstr(out.buf, "featureGates:\n  ExtendWebSocketsToKubelet: false\n") != NULL;
+        bool kubelet =
+            strstr(out.buf, "featureGates:\n  ExtendWebSocketsToKubelet: false\n") != NULL;
         assert_int_equal(api, cases[i].gate);
         assert_int_equal(kubelet, cases[i].gate);
         mk_buf_release(&out);
