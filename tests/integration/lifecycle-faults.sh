@@ -11,6 +11,9 @@
 # ctest-labels: e2e
 . "$(dirname "$0")/lifecycle-lib.sh"
 require_artifacts
+# the qemu driver unless told otherwise (lifecycle-e2e.sh takes the automatic
+# choice, libvirt where libvirtd runs): the two drivers are both covered
+DRIVER="${MKUBE_E2E_DRIVER:-qemu}"
 command -v socat >/dev/null || fail "socat is not on PATH"
 BLOCKER=""
 # shellcheck disable=SC2317

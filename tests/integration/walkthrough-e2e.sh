@@ -21,6 +21,9 @@
 # ctest-labels: e2e
 . "$(dirname "$0")/lifecycle-lib.sh"
 require_artifacts
+# the qemu driver unless told otherwise (lifecycle-e2e.sh takes the automatic
+# choice, libvirt where libvirtd runs): the two drivers are both covered
+DRIVER="${MKUBE_E2E_DRIVER:-qemu}"
 start_args() {
     local a=(start --wait=all "--wait-timeout=${MKUBE_E2E_WAIT_TIMEOUT:-2400}")
     [ -n "$DRIVER" ] && a+=(--driver="$DRIVER")
