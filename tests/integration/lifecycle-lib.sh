@@ -69,8 +69,9 @@ wait_for() {
     done
 }
 
+# E2E_WAIT_TIMEOUT: --wait-timeout of every start (a test may raise it)
 start_args() {
-    local a=(start --wait=all --wait-timeout=1200)
+    local a=(start --wait=all "--wait-timeout=${E2E_WAIT_TIMEOUT:-1200}")
     [ -n "$DRIVER" ] && a+=(--driver="$DRIVER")
     echo "${a[@]}"
 }

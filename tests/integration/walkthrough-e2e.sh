@@ -24,11 +24,7 @@ require_artifacts
 # the qemu driver unless told otherwise (lifecycle-e2e.sh takes the automatic
 # choice, libvirt where libvirtd runs): the two drivers are both covered
 DRIVER="${MKUBE_E2E_DRIVER:-qemu}"
-start_args() {
-    local a=(start --wait=all "--wait-timeout=${MKUBE_E2E_WAIT_TIMEOUT:-2400}")
-    [ -n "$DRIVER" ] && a+=(--driver="$DRIVER")
-    echo "${a[@]}"
-}
+E2E_WAIT_TIMEOUT="${MKUBE_E2E_WAIT_TIMEOUT:-2400}"
 
 command -v docker >/dev/null || fail "the docker CLI is not on PATH"
 command -v curl >/dev/null || fail "curl is not on PATH"

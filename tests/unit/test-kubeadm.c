@@ -13,11 +13,11 @@
 #include "fsutil.h"
 #include "kubeadm.h"
 
-static void render_default(struct mk_buf *out)
+static void render_version(const char *version, struct mk_buf *out)
 {
     const char *sans[] = {"mkube", NULL};
     struct mk_kubeadm_params p = {
-        .kubernetes_version = "v1.37.2",
+        .kubernetes_version = version,
         .cluster_name = "mkube",
         .node_name = "mkube",
         .advertise_address = "10.0.2.15",
@@ -27,6 +27,11 @@ static void render_default(struct mk_buf *out)
     struct mk_error *err = NULL;
     assert_int_equal(mk_kubeadm_render(&p, out, &err), 0);
     assert_null(err);
+}
+
+static void render_default(struct mk_buf *out)
+{
+    render_version("v1.37.2", out);
 }
 
 static void test_golden(void **state)
@@ -98,16 +103,8 @@ static void test_websocket_gate(void **state)
         bool gate;
     } cases[] = {{"v1.34.3", false}, {"v1.35.0", false}, {"v1.36.0", true}, {"v1.37.2", true}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct mk_kubeadm_params p = {
-            .kubernetes_version = cases[i].version,
-            .cluster_name = "mkube",
-            .node_name = "mkube",
-            .advertise_address = "10.0.2.15",
-            .api_port = 8443,
-        };
         struct mk_buf out = MK_BUF_INIT;
-        struct mk_error *err = NULL;
-        assert_int_equal(mk_kubeadm_render(&p, &out, &err), 0);
+        render_version(cases[i].version, &out);
         bool api = strstr(out.buf, "value: ExtendWebSocketsToKubelet=false\n") != NULL;
         bool kubelet =
             strstr(out.buf, "featureGates:\n  ExtendWebSocketsToKubelet: false\n") != NULL;
