@@ -26,8 +26,25 @@ fail() {
     if [ -d "$MKUBE_HOME/machines/$PROFILE" ]; then
         echo "--- mkube logs (tail) ---" >&2
         "$MKUBE" -p "$PROFILE" logs -n 40 2>&1 | tail -n 150 >&2 || true
+        diagnose >&2 || true
     fi
     exit 1
+}
+
+# what the host and the guest were doing when a test failed: load, memory,
+# restarts of the control plane, the guest kernel's and kubelet's last words
+diagnose() {
+    local k
+    echo "--- host: $(uptime)"
+    k=$(ls "$MKUBE_HOME"/cache/bundle/*/kubectl 2>/dev/null | head -n1)
+    if [ -x "$k" ]; then
+        echo "--- kubectl get pods -A -o wide"
+        timeout 60 "$k" --context "$PROFILE" --request-timeout=20s get pods -A -o wide 2>&1 || true
+    fi
+    echo "--- guest"
+    timeout 90 "$MKUBE" -p "$PROFILE" ssh -- 'uptime; free -m; sudo dmesg | tail -n 25;
+        sudo docker ps -a --format "{{.Status}}  {{.Names}}" | grep -v POD_ | head -n 20;
+        sudo journalctl -u kubelet --no-pager -n 25 | cut -c1-300' 2>&1 || true
 }
 
 require_artifacts() {
@@ -46,7 +63,38 @@ kubectl_bin() {
     [ -x "$k" ] || fail "the bundle's kubectl was not unpacked under $MKUBE_HOME/cache/bundle"
     echo "$k"
 }
-kc() { "$(kubectl_bin)" --context "$PROFILE" "$@"; }
+
+# kc ARGS...: the bundle's kubectl on the profile's context. Under TCG the
+# guest can stall long enough for a call to lose the API server; a call that
+# fails at the connection level (and only such a call) is retried, at most 3
+# times, and says so. A create that got through before the connection broke
+# reports AlreadyExists on the retry, which counts as done.
+KC_TRANSIENT='Unable to connect to the server|connection lost|connection refused|connection reset|TLS handshake timeout|i/o timeout|unexpected EOF|the server is currently unable|etcdserver: (request timed out|leader changed)'
+kc() {
+    local k out rc try in=""
+    k=$(kubectl_bin)
+    # a manifest on stdin is read once, so that a retry can send it again
+    [[ " $* " == *" -f - "* ]] && in=$(cat)
+    for try in 1 2 3 4; do
+        rc=0
+        out=$("$k" --context "$PROFILE" "$@" 2>"$TMP/kc.err" <<<"$in") || rc=$?
+        [ -n "$out" ] && printf '%s\n' "$out"
+        if [ "$rc" = 0 ]; then
+            cat "$TMP/kc.err" >&2
+            return 0
+        fi
+        cat "$TMP/kc.err" >&2
+        if [ "$try" -gt 1 ] && grep -q 'AlreadyExists\|already exists' "$TMP/kc.err"; then
+            note "kubectl $1: created by the attempt whose connection broke"
+            return 0
+        fi
+        grep -Eq "$KC_TRANSIENT" "$TMP/kc.err" || return "$rc"
+        [ "$try" = 4 ] && break
+        note "kubectl $1 lost the API server (attempt $try), retrying in 10 s"
+        sleep 10
+    done
+    return "$rc"
+}
 
 # the control plane's pods are Running (kubectl's listing is printed too)
 require_control_plane() {
