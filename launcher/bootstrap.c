@@ -2,6 +2,7 @@
 #include "bootstrap.h"
 
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -15,6 +16,7 @@
 
 #define GUEST_UPLOAD "/home/docker/.mkube-bundle.tar.zst"
 #define GUEST_KUBEADM_CONFIG "/var/lib/mkube/kubeadm.yaml"
+#define GUEST_BOOT_SCRIPT "/var/lib/mkube/boot/provision.sh"
 
 /* Copy a host file into a root-owned place when its content differs. */
 static int push_file(struct mk_ssh *s, const char *local, const char *remote, unsigned mode,
@@ -78,6 +80,22 @@ static int run_script(struct mk_ssh *s, const char *script, const char *env, int
     return 0;
 }
 
+/* Leave the provisioning that just worked on the data disk, its settings
+ * first: the image's mkube-node.service runs it at the next boot and starts
+ * kubelet before the host reconnects (docs/image.md). */
+static int save_for_boot(struct mk_ssh *s, const struct mk_bootstrap *b, struct mk_error **err)
+{
+    mk_autofree char *script =
+        xasprintf("# saved by mkube start: the settings of its last successful provisioning\n"
+                  "export MK_K8S_VERSION='%s' MK_BUNDLE='' MK_BUNDLE_SHA256='%s' MK_GUEST_IP='%s'\n"
+                  "export MK_NODE_NAME='%s' MK_PAUSE_IMAGE='%s' MK_POD_SUBNET='%s'\n%s",
+                  b->k8s_version, b->bundle_sha256, b->guest_ip, b->node_name, b->pause_image,
+                  MK_POD_SUBNET, mk_guest_provision_sh);
+    if (mk_ssh_sudo_write(s, script, strlen(script), GUEST_BOOT_SCRIPT, 0755, err) < 0)
+        return mk_error_wrap(err, "cannot save the provisioning for the next boot");
+    return 0;
+}
+
 int mk_bootstrap_provision(const struct mk_bootstrap *b, struct mk_error **err)
 {
     struct mk_ssh *s = b->ssh;
@@ -86,9 +104,10 @@ int mk_bootstrap_provision(const struct mk_bootstrap *b, struct mk_error **err)
         return -1;
     if (b->docker_server_crt &&
         (push_file(s, b->docker_ca, "/var/lib/mkube/docker-tls/ca.pem", 0644, err) < 0 ||
-         push_file(s, b->docker_server_crt, "/var/lib/mkube/docker-tls/server.pem", 0644, err) < 0 ||
-         push_file(s, b->docker_server_key, "/var/lib/mkube/docker-tls/server-key.pem", 0600,
-                   err) < 0))
+         push_file(s, b->docker_server_crt, "/var/lib/mkube/docker-tls/server.pem", 0644, err) <
+             0 ||
+         push_file(s, b->docker_server_key, "/var/lib/mkube/docker-tls/server-key.pem", 0600, err) <
+             0))
         return -1;
 
     mk_autofree char *check =
@@ -115,6 +134,21 @@ int mk_bootstrap_provision(const struct mk_bootstrap *b, struct mk_error **err)
         MK_POD_SUBNET);
     if (run_script(s, mk_guest_provision_sh, env, 1800, b->provision_log, err) < 0)
         return mk_error_wrap(err, "cannot provision the VM");
+    return save_for_boot(s, b, err);
+}
+
+int mk_bootstrap_boot_time(struct mk_ssh *s, time_t *out, struct mk_error **err)
+{
+    mk_autobuf struct mk_buf o = MK_BUF_INIT;
+    if (mk_ssh_run_check(s, "echo $(( $(date +%s) - $(cut -d. -f1 /proc/uptime) ))", NULL, 0, &o,
+                         30000, err) < 0)
+        return -1;
+    char *end = NULL;
+    long long v = strtoll(mk_buf_str(&o), &end, 10);
+    if (end == mk_buf_str(&o) || v <= 0)
+        return mk_error_set(err, MK_EXIT_GUEST, "the guest's boot time is not a number: \"%s\"",
+                            mk_buf_str(&o));
+    *out = (time_t)v;
     return 0;
 }
 
@@ -142,8 +176,8 @@ int mk_bootstrap_cluster(const struct mk_bootstrap *b, bool *fresh, struct mk_er
     if (mk_ssh_sudo_write(s, cfg.buf, cfg.len, GUEST_KUBEADM_CONFIG, 0600, err) < 0)
         return mk_error_wrap(err, "cannot write the kubeadm config into the VM");
     mk_autofree char *env =
-        xasprintf("MK_K8S_VERSION=%s MK_KUBEADM_CONFIG=%s MK_IGNORE_PREFLIGHT=%s",
-                  b->k8s_version, GUEST_KUBEADM_CONFIG, mk_kubeadm_ignore_preflight);
+        xasprintf("MK_K8S_VERSION=%s MK_KUBEADM_CONFIG=%s MK_IGNORE_PREFLIGHT=%s", b->k8s_version,
+                  GUEST_KUBEADM_CONFIG, mk_kubeadm_ignore_preflight);
     if (run_script(s, mk_guest_cluster_sh, env, b->timeout_s > 0 ? b->timeout_s : 1800,
                    b->cluster_log, err) < 0)
         return mk_error_wrap(err, *fresh ? "kubeadm init failed" : "cannot restart the cluster");
@@ -193,38 +227,187 @@ static long now_s(void)
     return ts.tv_sec;
 }
 
-static bool apiserver_ready(const struct mk_kapi *k, char **why)
+/* what every wait step sees: the API, and the moment the VM was (re)started
+ * (0 when it kept running) */
+struct wait_ctx {
+    const struct mk_kapi *k;
+    time_t since;
+};
+
+static void set_why(char **why, char *text)
+{
+    free(*why);
+    *why = text;
+}
+
+/* GET path as JSON; on failure *why says why */
+static json_t *get_json(const struct wait_ctx *w, const char *path, char **why)
+{
+    json_t *j = NULL;
+    struct mk_error *e = NULL;
+    if (mk_kapi_get_json(w->k, path, &j, &e) < 0) {
+        set_why(why, xstrdup(e->msg));
+        mk_error_free(e);
+        return NULL;
+    }
+    return j;
+}
+
+/* GET path: true on 200, else *why gets what (or the error) */
+static bool get_ok(const struct wait_ctx *w, const char *path, const char *what, char **why)
 {
     mk_autobuf struct mk_buf body = MK_BUF_INIT;
     long code = 0;
     struct mk_error *e = NULL;
-    if (mk_kapi_get(k, "/readyz", &code, &body, &e) < 0) {
-        free(*why);
-        *why = xstrdup(e->msg);
+    if (mk_kapi_get(w->k, path, &code, &body, &e) < 0) {
+        set_why(why, xstrdup(e->msg));
         mk_error_free(e);
         return false;
     }
     if (code != 200) {
-        free(*why);
-        *why = xasprintf("/readyz answered HTTP %ld", code);
+        set_why(why, xasprintf("%s (HTTP %ld)", what, code));
         return false;
     }
     return true;
 }
 
-/* The node's Ready condition: *posted when kubelet reported one at all. */
-static bool node_condition(const struct mk_kapi *k, bool *posted, char **why)
+int mk_kapi_parse_time(const char *s, time_t *out)
 {
-    json_t *nodes = NULL;
+    struct tm tm;
+    int n = 0;
+    memset(&tm, 0, sizeof(tm));
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+        return -1;
+    const char *rest = s + n;
+    if (*rest == '.') /* fractions (MicroTime) are dropped */
+        for (rest++; *rest >= '0' && *rest <= '9'; rest++)
+            ;
+    if (strcmp(rest, "Z") != 0) /* the API server writes UTC only */
+        return -1;
+    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+        tm.tm_min > 59 || tm.tm_sec > 60)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *out = timegm(&tm);
+    return 0;
+}
+
+/* Is the RFC 3339 time t from after `since` (the VM's start, host clock)? The
+ * guest's clock comes from the host's at boot: a little slack for rounding. */
+static bool after(const char *t, time_t since)
+{
+    time_t v;
+    return mk_kapi_parse_time(t, &v) == 0 && v + MK_WAIT_CLOCK_SLACK_S >= since;
+}
+
+bool mk_wait_lease_fresh(const json_t *lease, time_t since, char **why)
+{
+    const char *renew =
+        json_string_value(json_object_get(json_object_get(lease, "spec"), "renewTime"));
+    if (after(renew, since))
+        return true;
+    set_why(why, xstrdup(renew ? "kubelet has not renewed its node lease since the VM started"
+                               : "kubelet has not renewed its node lease yet"));
+    return false;
+}
+
+bool mk_wait_pods_running(const json_t *pods, const char *const *want, time_t since, char **why)
+{
+    for (size_t w = 0; want[w]; w++) {
+        bool found = false;
+        size_t i, j;
+        json_t *p, *c;
+        json_array_foreach(json_object_get(pods, "items"), i, p)
+        {
+            const char *name =
+                json_string_value(json_object_get(json_object_get(p, "metadata"), "name"));
+            json_t *status = json_object_get(p, "status");
+            if (!name || !mk_str_has_prefix(name, want[w]) ||
+                !mk_streq(json_string_value(json_object_get(status, "phase")), "Running"))
+                continue;
+            if (!since) {
+                found = true;
+                break;
+            }
+            /* after a restart the stored status is the one from before the
+             * stop: only a container started since counts */
+            json_array_foreach(json_object_get(status, "containerStatuses"), j, c)
+            {
+                json_t *running = json_object_get(json_object_get(c, "state"), "running");
+                if (after(json_string_value(json_object_get(running, "startedAt")), since))
+                    found = true;
+            }
+            if (found)
+                break;
+        }
+        if (!found) {
+            set_why(why, xasprintf("kube-system pod %s is not Running yet", want[w]));
+            return false;
+        }
+    }
+    return true;
+}
+
+char *mk_readyz_failing(const char *body)
+{
+    mk_autobuf struct mk_buf failing = MK_BUF_INIT;
+    for (const char *l = body ? body : ""; *l;) {
+        size_t n = strcspn(l, "\n");
+        if (n > 3 && strncmp(l, "[-]", 3) == 0) {
+            size_t name = strcspn(l + 3, " \n");
+            mk_buf_addf(&failing, "%s%.*s", failing.len ? ", " : "", (int)name, l + 3);
+        }
+        l += n + (l[n] ? 1 : 0);
+    }
+    return failing.len ? mk_buf_detach(&failing) : NULL;
+}
+
+static bool apiserver_ready(const struct wait_ctx *w, char **why)
+{
+    mk_autobuf struct mk_buf body = MK_BUF_INIT;
+    long code = 0;
     struct mk_error *e = NULL;
-    *posted = false;
-    if (mk_kapi_get_json(k, "/api/v1/nodes", &nodes, &e) < 0) {
-        free(*why);
-        *why = xstrdup(e->msg);
+    if (mk_kapi_get(w->k, "/readyz?verbose", &code, &body, &e) < 0) {
+        set_why(why, xstrdup(e->msg));
         mk_error_free(e);
         return false;
     }
+    if (code == 200)
+        return true;
+    mk_autofree char *failing = mk_readyz_failing(mk_buf_str(&body));
+    set_why(why, failing ? xasprintf("the API server is not ready: %s", failing)
+                         : xasprintf("the API server is not ready (HTTP %ld)", code));
+    return false;
+}
+
+/* kubelet's node lease, renewed every 10 s: after a restart the node's
+ * conditions still say what they said before the stop, the lease does not */
+static bool lease_fresh(const struct wait_ctx *w, const char *node, char **why)
+{
+    if (!w->since)
+        return true;
+    mk_autofree char *path =
+        xasprintf("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/%s", node);
+    json_t *lease = get_json(w, path, why);
+    if (!lease)
+        return false;
+    bool ok = mk_wait_lease_fresh(lease, w->since, why);
+    json_decref(lease);
+    return ok;
+}
+
+/* The node's Ready condition: *posted when kubelet reported one at all (and,
+ * after a restart, renewed its lease since). */
+static bool node_condition(const struct wait_ctx *w, bool *posted, char **why)
+{
+    *posted = false;
+    json_t *nodes = get_json(w, "/api/v1/nodes", why);
+    if (!nodes)
+        return false;
     bool ready = false;
+    const char *node = NULL;
     size_t i, j;
     json_t *n, *c;
     json_array_foreach(json_object_get(nodes, "items"), i, n)
@@ -234,110 +417,78 @@ static bool node_condition(const struct mk_kapi *k, bool *posted, char **why)
             if (!mk_streq(json_string_value(json_object_get(c, "type")), "Ready"))
                 continue;
             *posted = true;
+            node = json_string_value(json_object_get(json_object_get(n, "metadata"), "name"));
             if (mk_streq(json_string_value(json_object_get(c, "status")), "True"))
                 ready = true;
         }
     }
+    if (!*posted)
+        set_why(why, xstrdup("kubelet has not registered the node yet"));
+    else if (!lease_fresh(w, node, why))
+        *posted = ready = false;
     json_decref(nodes);
-    if (!*posted) {
-        free(*why);
-        *why = xstrdup("kubelet has not registered the node yet");
-    }
     return ready;
 }
 
-static bool node_ready(const struct mk_kapi *k, char **why)
+static bool node_ready(const struct wait_ctx *w, char **why)
 {
     bool posted;
-    bool ready = node_condition(k, &posted, why);
-    if (!ready && posted) {
-        free(*why);
-        *why = xstrdup("the node is not Ready yet");
-    }
+    bool ready = node_condition(w, &posted, why);
+    if (!ready && posted)
+        set_why(why, xstrdup("the node is not Ready yet"));
     return ready;
 }
 
-/* Are kube-system pods whose names start with each of want[] Running? */
-static bool pods_running(const struct mk_kapi *k, const char *const *want, char **why)
+static bool pods_running(const struct wait_ctx *w, const char *const *want, char **why)
 {
-    json_t *pods = NULL;
-    struct mk_error *e = NULL;
-    if (mk_kapi_get_json(k, "/api/v1/namespaces/kube-system/pods", &pods, &e) < 0) {
-        free(*why);
-        *why = xstrdup(e->msg);
-        mk_error_free(e);
+    json_t *pods = get_json(w, "/api/v1/namespaces/kube-system/pods", why);
+    if (!pods)
         return false;
-    }
-    bool ok = true;
-    for (size_t w = 0; want[w] && ok; w++) {
-        bool found = false;
-        size_t i;
-        json_t *p;
-        json_array_foreach(json_object_get(pods, "items"), i, p)
-        {
-            const char *name = json_string_value(json_object_get(json_object_get(p, "metadata"), "name"));
-            const char *phase = json_string_value(json_object_get(json_object_get(p, "status"), "phase"));
-            if (name && mk_str_has_prefix(name, want[w]) && mk_streq(phase, "Running"))
-                found = true;
-        }
-        if (!found) {
-            free(*why);
-            *why = xasprintf("kube-system pod %s is not Running yet", want[w]);
-            ok = false;
-        }
-    }
+    bool ok = mk_wait_pods_running(pods, want, w->since, why);
     json_decref(pods);
     return ok;
 }
 
 /* The control plane and kube-system pods minikube waits for. */
-static bool system_pods_running(const struct mk_kapi *k, char **why)
+static bool system_pods_running(const struct wait_ctx *w, char **why)
 {
-    static const char *const want[] = {"etcd", "kube-apiserver", "kube-controller-manager",
-                                       "kube-scheduler", "kube-proxy", "coredns", NULL};
-    return pods_running(k, want, why);
+    static const char *const want[] = {"etcd",
+                                       "kube-apiserver",
+                                       "kube-controller-manager",
+                                       "kube-scheduler",
+                                       "kube-proxy",
+                                       "coredns",
+                                       NULL};
+    return pods_running(w, want, why);
 }
 
-static bool apps_running(const struct mk_kapi *k, char **why)
+static bool apps_running(const struct wait_ctx *w, char **why)
 {
     static const char *const want[] = {"coredns", "kube-proxy", NULL};
-    return pods_running(k, want, why);
+    return pods_running(w, want, why);
 }
 
 /* kubelet registered the node and posted a Ready condition (true or not) */
-static bool kubelet_posting(const struct mk_kapi *k, char **why)
+static bool kubelet_posting(const struct wait_ctx *w, char **why)
 {
     bool posted;
-    node_condition(k, &posted, why);
+    node_condition(w, &posted, why);
     return posted;
 }
 
-static bool default_sa(const struct mk_kapi *k, char **why)
+static bool default_sa(const struct wait_ctx *w, char **why)
 {
-    mk_autobuf struct mk_buf body = MK_BUF_INIT;
-    long code = 0;
-    struct mk_error *e = NULL;
-    if (mk_kapi_get(k, "/api/v1/namespaces/default/serviceaccounts/default", &code, &body, &e) <
-        0) {
-        free(*why);
-        *why = xstrdup(e->msg);
-        mk_error_free(e);
-        return false;
-    }
-    if (code != 200) {
-        free(*why);
-        *why = xstrdup("the default service account does not exist yet");
-        return false;
-    }
-    return true;
+    return get_ok(w, "/api/v1/namespaces/default/serviceaccounts/default",
+                  "the default service account does not exist yet", why);
 }
 
-int mk_wait_cluster(const struct mk_kapi *k, unsigned mask, int timeout_s, struct mk_error **err)
+int mk_wait_cluster(const struct mk_kapi *k, unsigned mask, time_t since, int timeout_s,
+                    struct mk_error **err)
 {
     static const struct {
         unsigned bit;
         const char *what;
-        bool (*check)(const struct mk_kapi *, char **);
+        bool (*check)(const struct wait_ctx *, char **);
     } steps[] = {
         {MK_WAIT_APISERVER, "the API server", apiserver_ready},
         {MK_WAIT_KUBELET, "kubelet to register the node", kubelet_posting},
@@ -346,13 +497,20 @@ int mk_wait_cluster(const struct mk_kapi *k, unsigned mask, int timeout_s, struc
         {MK_WAIT_APPS_RUNNING, "CoreDNS and kube-proxy", apps_running},
         {MK_WAIT_DEFAULT_SA, "the default service account", default_sa},
     };
+    const struct wait_ctx w = {k, since};
     long deadline = now_s() + timeout_s;
     mk_autofree char *why = NULL;
     for (size_t i = 0; i < MK_ARRAY_SIZE(steps); i++) {
         if (!(mask & steps[i].bit))
             continue;
         mk_debug(1, "waiting for %s", steps[i].what);
-        while (!steps[i].check(k, &why)) {
+        mk_autofree char *said = NULL;
+        while (!steps[i].check(&w, &why)) {
+            if (why && !mk_streq(why, said)) { /* each new reason once, with -v 2 */
+                mk_debug(2, "not yet: %s", why);
+                free(said);
+                said = xstrdup(why);
+            }
             if (now_s() >= deadline) {
                 mk_error_set(err, MK_EXIT_GUEST, "timed out after %d s waiting for %s: %s",
                              timeout_s, steps[i].what, why ? why : "not ready");

@@ -22,8 +22,7 @@
 
 #define SSH_WAIT_MS (300 * 1000) /* a TCG boot takes ~45 s; leave room for a busy host */
 
-int mk_cluster_open(const char *home, const char *name, struct mk_cluster *c,
-                    struct mk_error **err)
+int mk_cluster_open(const char *home, const char *name, struct mk_cluster *c, struct mk_error **err)
 {
     memset(c, 0, sizeof(*c));
     c->home = xstrdup(home);
@@ -71,8 +70,8 @@ int mk_cluster_open_running(const char *home, const char *name, struct mk_cluste
     if (mk_machine_state(c->machine, &st, err) < 0)
         return -1;
     if (st != MK_VM_RUNNING) {
-        mk_error_set(err, MK_EXIT_UNAVAILABLE, "the \"%s\" cluster is not running (host: %s)",
-                     name, mk_vm_state_name(st));
+        mk_error_set(err, MK_EXIT_UNAVAILABLE, "the \"%s\" cluster is not running (host: %s)", name,
+                     mk_vm_state_name(st));
         return mk_error_hint(err, "start it with: mkube -p %s start", name);
     }
     return 0;
@@ -106,8 +105,7 @@ int mk_cluster_update_context(const struct mk_cluster *c, bool *changed, struct 
 {
     unsigned port = c->machine ? mk_machine_forward_port(c->machine, MK_GUEST_API_PORT) : 0;
     if (!port)
-        return mk_error_set(err, MK_EXIT_PROFILE_NOT_FOUND, "profile \"%s\" has no VM",
-                            c->name);
+        return mk_error_set(err, MK_EXIT_PROFILE_NOT_FOUND, "profile \"%s\" has no VM", c->name);
     mk_autofree char *server = xasprintf("https://127.0.0.1:%u", port);
     mk_autofree char *path = mk_kubeconfig_path();
     enum mk_kubeconfig_state ks;
@@ -388,6 +386,10 @@ int mk_cluster_start(const char *home, const char *name, const struct mk_start_o
         goto cleanup;
     }
     mk_info("VM is up after %.0f s", elapsed(&t0));
+    /* after a (re)start the waits count only what happened since the boot */
+    time_t booted = 0;
+    if (st != MK_VM_RUNNING && mk_bootstrap_boot_time(ssh, &booted, err) < 0)
+        goto cleanup;
 
     const char *ips[] = {ep.guest_ip, NULL};
     if (mk_pki_ensure_profile(home, name, c.machine_dir, ips, err) < 0)
@@ -424,12 +426,14 @@ int mk_cluster_start(const char *home, const char *name, const struct mk_start_o
         goto cleanup;
     }
     bool fresh = false;
-    mk_info(st == MK_VM_RUNNING ? "Checking the control plane ..." : "Booting up control plane ...");
+    mk_info(st == MK_VM_RUNNING ? "Checking the control plane ..."
+                                : "Booting up control plane ...");
     if (mk_bootstrap_cluster(&b, &fresh, err) < 0) {
         explain_lost_vm(&c, err);
         goto cleanup;
     }
-    mk_info(fresh ? "Configuring RBAC rules and a bridge CNI ..." : "Restarted the existing cluster");
+    mk_info(fresh ? "Configuring RBAC rules and a bridge CNI ..."
+                  : "Restarted the existing cluster");
 
     mk_step("Configuring the kubeconfig context \"%s\"", name);
     if (write_kubeconfig(&c, o, err) < 0)
@@ -440,7 +444,7 @@ int mk_cluster_start(const char *home, const char *name, const struct mk_start_o
         struct mk_kapi k;
         if (mk_cluster_kapi(&c, &k, err) < 0)
             goto cleanup;
-        int w = mk_wait_cluster(&k, wait_mask, (int)o->wait_timeout_s, err);
+        int w = mk_wait_cluster(&k, wait_mask, booted, (int)o->wait_timeout_s, err);
         mk_kapi_release(&k);
         if (w < 0)
             goto cleanup;
@@ -451,8 +455,9 @@ int mk_cluster_start(const char *home, const char *name, const struct mk_start_o
     rc = 0;
 done:
     if (rc == 0) {
-        fprintf(stderr, "%s Done! kubectl is now configured to use \"%s\" cluster and \"default\" "
-                        "namespace by default (%.0f s)\n",
+        fprintf(stderr,
+                "%s Done! kubectl is now configured to use \"%s\" cluster and \"default\" "
+                "namespace by default (%.0f s)\n",
                 mk_color_enabled(stderr) ? "\033[1;32m*\033[0m" : "*", name, elapsed(&t0));
     }
 cleanup:
@@ -587,8 +592,10 @@ int mk_cluster_status(const char *home, const char *name, struct mk_status *st,
         return -1;
     }
     snprintf(st->host, sizeof(st->host), "%s", mk_vm_state_name(vs));
-    snprintf(st->kubelet, sizeof(st->kubelet), "%s", vs == MK_VM_NONEXISTENT ? "Nonexistent" : "Stopped");
-    snprintf(st->apiserver, sizeof(st->apiserver), "%s", vs == MK_VM_NONEXISTENT ? "Nonexistent" : "Stopped");
+    snprintf(st->kubelet, sizeof(st->kubelet), "%s",
+             vs == MK_VM_NONEXISTENT ? "Nonexistent" : "Stopped");
+    snprintf(st->apiserver, sizeof(st->apiserver), "%s",
+             vs == MK_VM_NONEXISTENT ? "Nonexistent" : "Stopped");
     snprintf(st->kubeconfig, sizeof(st->kubeconfig), "%s", "Nonexistent");
     if (vs != MK_VM_RUNNING)
         st->exit_bits |= MK_STATUS_HOST_DOWN;
@@ -640,7 +647,7 @@ int mk_cluster_status(const char *home, const char *name, struct mk_status *st,
             snprintf(st->kubeconfig, sizeof(st->kubeconfig), "%s",
                      ks == MK_KUBECONFIG_CONFIGURED      ? "Configured"
                      : ks == MK_KUBECONFIG_MISCONFIGURED ? "Misconfigured"
-                                                          : "Nonexistent");
+                                                         : "Nonexistent");
         mk_error_free(e);
     }
     if (!mk_streq(st->kubeconfig, "Configured"))

@@ -39,7 +39,7 @@ echo mkube > "$ROOT/etc/hostname"
 : > "$ROOT/etc/fstab"
 
 # Services.
-in_root systemctl enable mkube-data.service mkube-forward-accept.service \
+in_root systemctl enable mkube-data.service mkube-forward-accept.service mkube-node.service \
     systemd-networkd.service systemd-resolved.service ssh.service \
     docker.service docker.socket containerd.service >/dev/null 2>&1
 in_root systemctl disable e2scrub_all.timer e2scrub_reap.service fstrim.timer \

@@ -22,10 +22,22 @@ KUBECTL="kubectl --kubeconfig $ADMIN"
 
 if [ -f "$ADMIN" ] && [ -f /etc/kubernetes/manifests/kube-apiserver.yaml ] \
    && [ -f /var/lib/mkube/.cluster-initialised ]; then
-    say "restarting the existing cluster"
-    # the config may carry a new address or version: refresh the kubelet flags
-    systemctl enable kubelet >/dev/null 2>&1 || true
-    systemctl restart kubelet
+    # the image's mkube-node.service may have started kubelet at boot with
+    # the units provision.sh has just checked: restart it only when they
+    # changed since, or when it is not running. The host's provisioning may
+    # overtake the unit's last step: let the unit finish first.
+    i=0
+    while [ "$(systemctl is-active mkube-node.service 2>/dev/null)" = activating ] && [ "$i" -lt 120 ]; do
+        sleep 1
+        i=$((i + 1))
+    done
+    if [ -f /run/mkube/units-changed ] || ! systemctl is-active -q kubelet; then
+        say "restarting the existing cluster"
+        rm -f /run/mkube/units-changed
+        systemctl restart kubelet
+    else
+        say "the existing cluster is coming back (kubelet started at boot)"
+    fi
     exit 0
 fi
 
@@ -37,6 +49,7 @@ if [ -f "$ADMIN" ] || [ -d /etc/kubernetes/manifests ] && [ -n "$(ls -A /etc/kub
 fi
 
 say "kubeadm init"
+rm -f /run/mkube/units-changed # kubeadm starts kubelet on the new units
 kubeadm init --config "$MK_KUBEADM_CONFIG" \
     --ignore-preflight-errors="$MK_IGNORE_PREFLIGHT" --v=1
 systemctl enable kubelet >/dev/null 2>&1 || true

@@ -8,12 +8,33 @@
 # empty when already installed), MK_BUNDLE_SHA256 (its checksum, verified by the
 # host against the bundle manifest), MK_GUEST_IP, MK_NODE_NAME, MK_PAUSE_IMAGE,
 # MK_POD_SUBNET.
+#
+# The host saves this script and its settings in /var/lib/mkube/boot/ after a
+# successful run; the image's mkube-node.service runs them at the next boot
+# (docs/image.md), so it must stay idempotent and cheap when nothing changed.
 set -eu
 
 : "${MK_K8S_VERSION:?}" "${MK_GUEST_IP:?}" "${MK_NODE_NAME:?}" "${MK_POD_SUBNET:?}"
 BASE=/var/lib/mkube/binaries
 BIN=$BASE/$MK_K8S_VERSION
 step() { echo "mkube-provision: [uptime $(cut -d" " -f1 /proc/uptime)s] $*"; }
+
+# one provisioning at a time: the boot-time run and the host's may overlap
+exec 8>/run/mkube-provision.lock
+flock -w 900 8 || { echo "mkube-provision: another provisioning holds the lock" >&2; exit 5; }
+
+# put FILE: install stdin as FILE when it differs from what is there, and
+# leave a mark for cluster.sh (a running kubelet must restart on new units)
+put() {
+    cat >"$1.new"
+    if cmp -s "$1.new" "$1"; then
+        rm -f "$1.new"
+    else
+        mv "$1.new" "$1"
+        mkdir -p /run/mkube
+        touch /run/mkube/units-changed
+    fi
+}
 
 # 1. the bundle, unpacked once onto the data disk and verified
 if [ ! -f "$BIN/.complete" ]; then
@@ -102,7 +123,7 @@ cat > /etc/cni/net.d/10-mkube-bridge.conflist <<CNI
 CNI
 
 # 7. systemd units: cri-dockerd and kubelet (kubeadm's drop-in layout)
-cat > /etc/systemd/system/cri-docker.service <<UNIT
+put /etc/systemd/system/cri-docker.service <<UNIT
 [Unit]
 Description=CRI interface for Docker (cri-dockerd)
 After=network-online.target docker.service
@@ -116,7 +137,7 @@ RestartSec=2
 [Install]
 WantedBy=multi-user.target
 UNIT
-cat > /etc/systemd/system/kubelet.service <<'UNIT'
+put /etc/systemd/system/kubelet.service <<'UNIT'
 [Unit]
 Description=kubelet: The Kubernetes Node Agent
 Wants=network-online.target cri-docker.service
@@ -132,7 +153,7 @@ RestartSec=5
 WantedBy=multi-user.target
 UNIT
 mkdir -p /etc/systemd/system/kubelet.service.d
-cat > /etc/systemd/system/kubelet.service.d/10-kubeadm.conf <<'UNIT'
+put /etc/systemd/system/kubelet.service.d/10-kubeadm.conf <<'UNIT'
 [Service]
 Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"
 Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"
@@ -144,7 +165,7 @@ cat > /etc/crictl.yaml <<'CRI'
 runtime-endpoint: unix:///var/run/cri-dockerd.sock
 image-endpoint: unix:///var/run/cri-dockerd.sock
 CRI
-systemctl daemon-reload
+[ -f /run/mkube/units-changed ] && systemctl daemon-reload
 systemctl start cri-docker.service
 
 # cri-dockerd answers only once it has reached dockerd (just restarted for

@@ -55,6 +55,13 @@ t=$(date +%s)
 # shellcheck disable=SC2046
 mk $(start_args) || fail "restart failed"
 note "restarted in $(($(date +%s) - t)) s"
+# the image brought the node back at boot (mkube-node.service), before the
+# host's provisioning: kubelet was not restarted by the host
+boot=$(mk ssh -- 'sudo journalctl -b -u mkube-node --no-pager -o cat') || fail "cannot read mkube-node's journal"
+echo "$boot"
+grep -q "mkube-node: .* starting kubelet" <<<"$boot" || fail "mkube-node.service did not start kubelet at boot"
+grep -q "kubelet started at boot" "$MKUBE_HOME/machines/$PROFILE/bootstrap.log" ||
+    fail "the restart did not use the kubelet started at boot: $(cat "$MKUBE_HOME/machines/$PROFILE/bootstrap.log")"
 wait_for 600 "the keeper pod to come back" sh -c "'$(kubectl_bin)' --context '$PROFILE' get pods -l app=keeper --no-headers | grep -q Running"
 kc get deployment keeper || fail "the Deployment did not survive the restart"
 

@@ -11,25 +11,17 @@
 
 #include <cmocka.h>
 
+#include "testjson.h"
 #include "dashboard.h"
 #include "fsutil.h"
-
-static json_t *parse(const char *text)
-{
-    json_error_t je;
-    json_t *j = json_loads(text, 0, &je);
-    if (!j)
-        fail_msg("bad test JSON: %s", je.text);
-    return j;
-}
 
 static void test_target_from_json(void **state)
 {
     (void)state;
     struct mk_dashboard_target t;
     struct mk_error *err = NULL;
-    json_t *j = parse("{\"dashboard\": {\"namespace\": \"kubernetes-dashboard\","
-                      " \"service\": \"kubernetes-dashboard\", \"port\": 80}}");
+    json_t *j = test_json("{\"dashboard\": {\"namespace\": \"kubernetes-dashboard\","
+                          " \"service\": \"kubernetes-dashboard\", \"port\": 80}}");
     assert_int_equal(mk_dashboard_target_from_json(j, "a.json", &t, &err), 0);
     mk_autofree char *url = mk_dashboard_url(43210, &t);
     assert_string_equal(url, "http://127.0.0.1:43210/api/v1/namespaces/kubernetes-dashboard/"
@@ -38,8 +30,8 @@ static void test_target_from_json(void **state)
     json_decref(j);
 
     /* minikube's v2 form: a scheme-qualified service, no port */
-    j = parse("{\"dashboard\": {\"namespace\": \"kubernetes-dashboard\","
-              " \"service\": \"http:kubernetes-dashboard:\"}}");
+    j = test_json("{\"dashboard\": {\"namespace\": \"kubernetes-dashboard\","
+                  " \"service\": \"http:kubernetes-dashboard:\"}}");
     assert_int_equal(mk_dashboard_target_from_json(j, "a.json", &t, &err), 0);
     mk_autofree char *path = mk_dashboard_proxy_path(&t);
     assert_string_equal(path, "/api/v1/namespaces/kubernetes-dashboard/services/"
@@ -48,7 +40,8 @@ static void test_target_from_json(void **state)
     json_decref(j);
 
     /* a named port */
-    j = parse("{\"dashboard\": {\"namespace\": \"ns\", \"service\": \"web\", \"port\": \"http\"}}");
+    j = test_json(
+        "{\"dashboard\": {\"namespace\": \"ns\", \"service\": \"web\", \"port\": \"http\"}}");
     assert_int_equal(mk_dashboard_target_from_json(j, "a.json", &t, &err), 0);
     mk_autofree char *p2 = mk_dashboard_proxy_path(&t);
     assert_string_equal(p2, "/api/v1/namespaces/ns/services/web:http/proxy/");
@@ -70,7 +63,7 @@ static void test_target_from_json(void **state)
         "{\"dashboard\": {\"namespace\": \"ns\", \"service\": \"web\", \"port\": true}}",
     };
     for (size_t i = 0; i < MK_ARRAY_SIZE(bad); i++) {
-        j = parse(bad[i]);
+        j = test_json(bad[i]);
         err = NULL;
         if (mk_dashboard_target_from_json(j, "x/addon.json", &t, &err) != -1)
             fail_msg("accepted %s", bad[i]);
@@ -155,7 +148,7 @@ static void test_deployments_ready(void **state)
          true, NULL},
     };
     for (size_t i = 0; i < MK_ARRAY_SIZE(cases); i++) {
-        json_t *j = parse(cases[i].json);
+        json_t *j = test_json(cases[i].json);
         char *waiting = NULL;
         bool ready = mk_dashboard_deployments_ready(j, &waiting);
         if (ready != cases[i].ready)

@@ -16,20 +16,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "testjson.h"
 #include "cluster.h"
 #include "fsutil.h"
 #include "profile.h"
 #include "run.h"
 #include "service.h"
-
-static json_t *parse(const char *text)
-{
-    json_error_t je;
-    json_t *j = json_loads(text, 0, &je);
-    if (!j)
-        fail_msg("bad test JSON: %s", je.text);
-    return j;
-}
 
 static const char *hello_json =
     "{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"hello\","
@@ -41,7 +33,7 @@ static const char *hello_json =
 static void test_parse_nodeport(void **state)
 {
     (void)state;
-    json_t *j = parse(hello_json);
+    json_t *j = test_json(hello_json);
     struct mk_svc s;
     struct mk_error *err = NULL;
     assert_int_equal(mk_svc_from_json(j, &s, &err), 0);
@@ -67,9 +59,9 @@ static void test_parse_nodeport(void **state)
 static void test_parse_clusterip_and_bad(void **state)
 {
     (void)state;
-    json_t *j = parse("{\"metadata\":{\"name\":\"kubernetes\",\"namespace\":\"default\"},"
-                      "\"spec\":{\"type\":\"ClusterIP\",\"ports\":[{\"name\":\"https\","
-                      "\"protocol\":\"TCP\",\"port\":443,\"targetPort\":8443}]}}");
+    json_t *j = test_json("{\"metadata\":{\"name\":\"kubernetes\",\"namespace\":\"default\"},"
+                          "\"spec\":{\"type\":\"ClusterIP\",\"ports\":[{\"name\":\"https\","
+                          "\"protocol\":\"TCP\",\"port\":443,\"targetPort\":8443}]}}");
     struct mk_svc s;
     struct mk_error *err = NULL;
     assert_int_equal(mk_svc_from_json(j, &s, &err), 0);
@@ -78,15 +70,15 @@ static void test_parse_clusterip_and_bad(void **state)
     json_decref(j);
 
     /* only a UDP NodePort: nothing we can forward */
-    j = parse("{\"metadata\":{\"name\":\"u\"},\"spec\":{\"type\":\"NodePort\",\"ports\":["
-              "{\"protocol\":\"UDP\",\"port\":53,\"nodePort\":30053}]}}");
+    j = test_json("{\"metadata\":{\"name\":\"u\"},\"spec\":{\"type\":\"NodePort\",\"ports\":["
+                  "{\"protocol\":\"UDP\",\"port\":53,\"nodePort\":30053}]}}");
     assert_int_equal(mk_svc_from_json(j, &s, &err), 0);
     assert_string_equal(s.ns, "default");
     assert_false(mk_svc_has_node_port(&s));
     mk_svc_release(&s);
     json_decref(j);
 
-    j = parse("{\"metadata\":{},\"spec\":{}}");
+    j = test_json("{\"metadata\":{},\"spec\":{}}");
     assert_int_equal(mk_svc_from_json(j, &s, &err), -1);
     assert_non_null(err);
     mk_error_free(err);
@@ -96,7 +88,7 @@ static void test_parse_clusterip_and_bad(void **state)
 static void test_ready_endpoints(void **state)
 {
     (void)state;
-    json_t *j = parse(
+    json_t *j = test_json(
         "{\"kind\":\"EndpointSliceList\",\"items\":["
         "{\"endpoints\":[{\"addresses\":[\"10.244.0.5\"],\"conditions\":{\"ready\":true}},"
         "{\"addresses\":[\"10.244.0.6\"],\"conditions\":{\"ready\":false,\"terminating\":true}}]},"
@@ -104,7 +96,7 @@ static void test_ready_endpoints(void **state)
         "{\"endpoints\":null}]}");
     assert_int_equal(mk_svc_ready_endpoints(j), 2);
     json_decref(j);
-    j = parse("{\"items\":[]}");
+    j = test_json("{\"items\":[]}");
     assert_int_equal(mk_svc_ready_endpoints(j), 0);
     json_decref(j);
 }
@@ -189,7 +181,7 @@ static unsigned saved_forward(const char *home, unsigned guest)
 static void test_forward(void **state)
 {
     struct fixture *f = *state;
-    json_t *j = parse(hello_json);
+    json_t *j = test_json(hello_json);
     struct mk_svc s;
     struct mk_error *err = NULL;
     assert_int_equal(mk_svc_from_json(j, &s, &err), 0);
