@@ -69,8 +69,8 @@ static void map_end(struct emitter *em)
 static void seq_start(struct emitter *em, bool flow)
 {
     yaml_event_t ev;
-    yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
-                                         flow ? YAML_FLOW_SEQUENCE_STYLE : YAML_BLOCK_SEQUENCE_STYLE);
+    yaml_sequence_start_event_initialize(
+        &ev, NULL, NULL, 1, flow ? YAML_FLOW_SEQUENCE_STYLE : YAML_BLOCK_SEQUENCE_STYLE);
     emit(em, &ev);
 }
 
@@ -107,10 +107,10 @@ static void kv_raw(struct emitter *em, const char *k, const char *v)
     raw(em, v);
 }
 
-/* v1beta4 extraArgs: a list of {name, value} */
-static void extra_args(struct emitter *em, const char *const *pairs)
+/* v1beta4 extraArgs/kubeletExtraArgs (key): a list of {name, value} */
+static void extra_args(struct emitter *em, const char *key, const char *const *pairs)
 {
-    scalar(em, "extraArgs");
+    scalar(em, key);
     seq_start(em, false);
     for (size_t i = 0; pairs[i]; i += 2) {
         map_start(em);
@@ -176,15 +176,7 @@ int mk_kubeadm_render(const struct mk_kubeadm_params *p, struct mk_buf *out, str
     kv(&em, "name", p->node_name);
     kv(&em, "imagePullPolicy", "Never");
     const char *kubelet_args[] = {"node-ip", p->advertise_address, NULL};
-    scalar(&em, "kubeletExtraArgs");
-    seq_start(&em, false);
-    for (size_t i = 0; kubelet_args[i]; i += 2) {
-        map_start(&em);
-        kv(&em, "name", kubelet_args[i]);
-        kv(&em, "value", kubelet_args[i + 1]);
-        map_end(&em);
-    }
-    seq_end(&em);
+    extra_args(&em, "kubeletExtraArgs", kubelet_args);
     /* a one-node cluster: no control-plane taint, workloads run here */
     scalar(&em, "taints");
     seq_start(&em, true);
@@ -235,16 +227,16 @@ int mk_kubeadm_render(const struct mk_kubeadm_params *p, struct mk_buf *out, str
                               ws_gate ? "feature-gates" : NULL,
                               MK_WEBSOCKET_GATE "=false",
                               NULL};
-    extra_args(&em, api_args);
+    extra_args(&em, "extraArgs", api_args);
     map_end(&em);
     const char *no_elect[] = {"leader-elect", "false", NULL};
     scalar(&em, "controllerManager");
     map_start(&em);
-    extra_args(&em, no_elect);
+    extra_args(&em, "extraArgs", no_elect);
     map_end(&em);
     scalar(&em, "scheduler");
     map_start(&em);
-    extra_args(&em, no_elect);
+    extra_args(&em, "extraArgs", no_elect);
     map_end(&em);
     scalar(&em, "etcd");
     map_start(&em);
