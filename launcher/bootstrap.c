@@ -227,8 +227,8 @@ static long now_s(void)
     return ts.tv_sec;
 }
 
-/* what every wait step sees: the API, and the moment the VM was (re)started
- * (0 when it kept running) */
+/* what every wait step sees: the API, and when the guest booted (0 when the
+ * VM kept running) */
 struct wait_ctx {
     const struct mk_kapi *k;
     time_t since;
@@ -253,17 +253,27 @@ static json_t *get_json(const struct wait_ctx *w, const char *path, char **why)
     return j;
 }
 
+/* GET path into *code and body; false (and *why) when the API server was
+ * not reached */
+static bool get(const struct wait_ctx *w, const char *path, long *code, struct mk_buf *body,
+                char **why)
+{
+    struct mk_error *e = NULL;
+    if (mk_kapi_get(w->k, path, code, body, &e) < 0) {
+        set_why(why, xstrdup(e->msg));
+        mk_error_free(e);
+        return false;
+    }
+    return true;
+}
+
 /* GET path: true on 200, else *why gets what (or the error) */
 static bool get_ok(const struct wait_ctx *w, const char *path, const char *what, char **why)
 {
     mk_autobuf struct mk_buf body = MK_BUF_INIT;
     long code = 0;
-    struct mk_error *e = NULL;
-    if (mk_kapi_get(w->k, path, &code, &body, &e) < 0) {
-        set_why(why, xstrdup(e->msg));
-        mk_error_free(e);
+    if (!get(w, path, &code, &body, why))
         return false;
-    }
     if (code != 200) {
         set_why(why, xasprintf("%s (HTTP %ld)", what, code));
         return false;
@@ -271,31 +281,9 @@ static bool get_ok(const struct wait_ctx *w, const char *path, const char *what,
     return true;
 }
 
-int mk_kapi_parse_time(const char *s, time_t *out)
-{
-    struct tm tm;
-    int n = 0;
-    memset(&tm, 0, sizeof(tm));
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
-        return -1;
-    const char *rest = s + n;
-    if (*rest == '.') /* fractions (MicroTime) are dropped */
-        for (rest++; *rest >= '0' && *rest <= '9'; rest++)
-            ;
-    if (strcmp(rest, "Z") != 0) /* the API server writes UTC only */
-        return -1;
-    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-        tm.tm_min > 59 || tm.tm_sec > 60)
-        return -1;
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    *out = timegm(&tm);
-    return 0;
-}
-
-/* Is the RFC 3339 time t from after `since` (the VM's start, host clock)? The
- * guest's clock comes from the host's at boot: a little slack for rounding. */
+/* Is the RFC 3339 time t from after `since` (the guest's boot, by its own
+ * clock, which kubelet and dockerd stamp with)? A little slack for the boot
+ * time's rounding to whole seconds. */
 static bool after(const char *t, time_t since)
 {
     time_t v;
@@ -368,12 +356,8 @@ static bool apiserver_ready(const struct wait_ctx *w, char **why)
 {
     mk_autobuf struct mk_buf body = MK_BUF_INIT;
     long code = 0;
-    struct mk_error *e = NULL;
-    if (mk_kapi_get(w->k, "/readyz?verbose", &code, &body, &e) < 0) {
-        set_why(why, xstrdup(e->msg));
-        mk_error_free(e);
+    if (!get(w, "/readyz?verbose", &code, &body, why))
         return false;
-    }
     if (code == 200)
         return true;
     mk_autofree char *failing = mk_readyz_failing(mk_buf_str(&body));

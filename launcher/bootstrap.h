@@ -58,9 +58,6 @@ int mk_wait_cluster(const struct mk_kapi *k, unsigned mask, time_t since, int ti
 
 /* The pure checks behind the waits, on the API's JSON (unit-tested). */
 #define MK_WAIT_CLOCK_SLACK_S 2
-/* RFC 3339 UTC as the API server writes it ("2026-11-28T14:07:05Z", with or
- * without fractions) to a time_t; -1 on anything else. */
-int mk_kapi_parse_time(const char *s, time_t *out);
 /* The checks /readyz?verbose reports failed ("[-]etcd failed: ..."), comma
  * separated; NULL when none (caller frees). */
 char *mk_readyz_failing(const char *body);

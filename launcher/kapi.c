@@ -2,7 +2,9 @@
 #include "kapi.h"
 
 #include <curl/curl.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *data)
 {
@@ -64,8 +66,7 @@ int mk_kapi_get(const struct mk_kapi *k, const char *path, long *code, struct mk
     return request(k, "GET", path, NULL, code, body, err);
 }
 
-int mk_kapi_get_json(const struct mk_kapi *k, const char *path, json_t **out,
-                     struct mk_error **err)
+int mk_kapi_get_json(const struct mk_kapi *k, const char *path, json_t **out, struct mk_error **err)
 {
     mk_autobuf struct mk_buf body = MK_BUF_INIT;
     long code = 0;
@@ -84,8 +85,7 @@ int mk_kapi_get_json(const struct mk_kapi *k, const char *path, json_t **out,
 }
 
 int mk_kapi_send_json(const struct mk_kapi *k, const char *method, const char *path,
-                      const char *json_body, long *code, struct mk_buf *resp,
-                      struct mk_error **err)
+                      const char *json_body, long *code, struct mk_buf *resp, struct mk_error **err)
 {
     return request(k, method, path, json_body, code, resp, err);
 }
@@ -97,4 +97,27 @@ void mk_kapi_release(struct mk_kapi *k)
     free(k->cert_path);
     free(k->key_path);
     memset(k, 0, sizeof(*k));
+}
+
+int mk_kapi_parse_time(const char *s, time_t *out)
+{
+    struct tm tm;
+    int n = 0;
+    memset(&tm, 0, sizeof(tm));
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+        return -1;
+    const char *rest = s + n;
+    if (*rest == '.') /* fractions (MicroTime) are dropped */
+        for (rest++; *rest >= '0' && *rest <= '9'; rest++)
+            ;
+    if (strcmp(rest, "Z") != 0) /* the API server writes UTC only */
+        return -1;
+    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+        tm.tm_min > 59 || tm.tm_sec > 60)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *out = timegm(&tm);
+    return 0;
 }

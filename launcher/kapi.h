@@ -4,12 +4,13 @@
 #define MK_KAPI_H
 
 #include <jansson.h>
+#include <time.h>
 
 #include "buf.h"
 #include "error.h"
 
 struct mk_kapi {
-    char *server;   /* https://127.0.0.1:PORT */
+    char *server; /* https://127.0.0.1:PORT */
     char *ca_path;
     char *cert_path;
     char *key_path;
@@ -28,5 +29,8 @@ int mk_kapi_send_json(const struct mk_kapi *k, const char *method, const char *p
                       const char *json_body, long *code, struct mk_buf *resp,
                       struct mk_error **err);
 void mk_kapi_release(struct mk_kapi *k);
+/* RFC 3339 UTC as the API server writes it ("2026-11-28T14:07:05Z", with or
+ * without fractions) to a time_t; -1 on anything else. */
+int mk_kapi_parse_time(const char *s, time_t *out);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include "testjson.h"
 #include "bootstrap.h"
+#include "kapi.h"
 
 static void test_parse_time(void **state)
 {
