@@ -79,11 +79,8 @@ kc() {
         rc=0
         out=$("$k" --context "$PROFILE" "$@" 2>"$TMP/kc.err" <<<"$in") || rc=$?
         [ -n "$out" ] && printf '%s\n' "$out"
-        if [ "$rc" = 0 ]; then
-            cat "$TMP/kc.err" >&2
-            return 0
-        fi
         cat "$TMP/kc.err" >&2
+        [ "$rc" = 0 ] && return 0
         if [ "$try" -gt 1 ] && grep -q 'AlreadyExists\|already exists' "$TMP/kc.err"; then
             note "kubectl $1: created by the attempt whose connection broke"
             return 0
