@@ -38,15 +38,7 @@ sleep 60 # let the control plane settle before measuring idle memory
 mem=$("$MKUBE" -p "$profile" ssh -- free -m | awk '/^Mem:/{print $3}')
 echo "guest memory used, control plane idle: ${mem} MiB"
 # status and docker-env latency: median of 31 runs on the idle cluster
-median_ms() {
-    local i t0 t1
-    for i in $(seq 31); do
-        t0=$(date +%s%N)
-        "$@" >/dev/null 2>&1 || true
-        t1=$(date +%s%N)
-        echo $(((t1 - t0) / 1000))
-    done | sort -n | sed -n 16p | awk '{printf "%.1f", $1 / 1000}'
-}
+. "$repo/tests/integration/lib/timing.sh"
 echo "status: median $(median_ms "$MKUBE" -p "$profile" status) ms," \
     "docker-env: median $(median_ms "$MKUBE" -p "$profile" docker-env) ms (31 runs each)"
 t=$(now); "$MKUBE" -p "$profile" stop >"$tmp/stop.log" 2>&1; stop=$(secs "$t" "$(now)")

@@ -40,16 +40,7 @@ done
 # the host CLI has no buildx plugin: the classic builder works with any dockerd
 export DOCKER_BUILDKIT=0
 
-median_ms() { # COMMAND... : median wall time of 31 runs, in ms
-    local times=() i t0 t1
-    for i in $(seq 31); do
-        t0=$(date +%s%N)
-        "$@" >/dev/null 2>&1 || true
-        t1=$(date +%s%N)
-        times+=($(((t1 - t0) / 1000)))
-    done
-    printf '%s\n' "${times[@]}" | sort -n | sed -n 16p | awk '{printf "%.1f", $1 / 1000}'
-}
+. "$(dirname "$0")/lib/timing.sh" # median_ms
 
 # curl URL until its body contains WANT (SECONDS at most)
 expect_body() {
