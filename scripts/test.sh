@@ -109,8 +109,8 @@ integration() {
 
 # Stage 3 runs its tests one at a time, the spine first, and skips a test
 # that would not end inside the time budget: CI gives a run 90 minutes, and
-# on a fresh machine (cold caches) the bundle's Go compile alone takes most
-# of an hour. E2E_COST is a test's measured time here plus a fifth.
+# on a fresh machine (cold caches) the bundle's first build takes 17 min on a
+# quiet machine and up to an hour on a busy one. E2E_COST is a test's measured time here plus a fifth.
 E2E_ORDER=(integration/lifecycle-e2e integration/lifecycle-faults
     integration/walkthrough-e2e integration/dashboard-proxy)
 declare -A E2E_COST=([integration/lifecycle-e2e]=680 [integration/lifecycle-faults]=680
