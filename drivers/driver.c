@@ -54,14 +54,15 @@ const struct mk_driver *mk_driver_lookup(const char *name)
     return NULL;
 }
 
-const struct mk_driver *mk_driver_autoselect(struct mk_error **err)
+const struct mk_driver *mk_driver_autoselect(const struct mk_machine_config *cfg,
+                                             struct mk_error **err)
 {
     struct mk_buf why = MK_BUF_INIT;
     const struct mk_driver *found = NULL;
     for (size_t i = 0; mk_drivers[i] && !found; i++) {
         const struct mk_driver *d = mk_drivers[i];
         struct mk_error *perr = NULL;
-        if (!d->probe || d->probe(&perr) == 0) {
+        if (!d->probe || d->probe(cfg, &perr) == 0) {
             found = d;
         } else {
             mk_info("skipping driver \"%s\": %s", d->name, perr ? perr->msg : "not usable");
@@ -344,7 +345,11 @@ int mk_port_pick(unsigned *port, struct mk_error **err)
         getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
         int e = errno;
         close(fd);
-        return mk_error_errno(err, e, "cannot pick a free port on 127.0.0.1");
+        mk_error_errno(err, e, "cannot pick a free port on 127.0.0.1");
+        if (e == EADDRINUSE)
+            mk_error_hint(err, "every port of net.ipv4.ip_local_port_range is taken: stop the "
+                               "programs holding them, or widen the range");
+        return -1;
     }
     close(fd);
     *port = ntohs(sa.sin_port);
@@ -469,8 +474,14 @@ int mk_machine_create(struct mk_machine *m, const struct mk_machine_config *cfg,
      * knows the driver of */
     if (mk_machine_save(m, err) < 0)
         return -1;
-    if (m->driver->create(m, cfg, err) < 0)
+    if (m->driver->create(m, cfg, err) < 0) {
+        /* a failed create leaves no VM behind (the drivers undo theirs):
+         * without machine.json the machine does not exist either, so a
+         * retry (after freeing space, say) creates it anew */
+        mk_autofree char *json = xasprintf("%s/machine.json", m->dir);
+        unlink(json);
         return mk_error_wrap(err, "cannot create machine \"%s\"", m->name);
+    }
     return mk_machine_save(m, err);
 }
 

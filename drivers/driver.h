@@ -104,8 +104,9 @@ struct mk_driver {
     const char *description;
     unsigned caps;
     size_t priv_size;
-    /* usable on this host? err says why not (shown when auto-selecting) */
-    int (*probe)(struct mk_error **err);
+    /* usable on this host for cfg (NULL: the defaults; libvirt connects to
+     * cfg->libvirt_uri)? err says why not (shown when auto-selecting) */
+    int (*probe)(const struct mk_machine_config *cfg, struct mk_error **err);
     /* define the VM and its disks from cfg; m->name/dir are set. Does not boot.
      * The mk_machine_create wrapper has already created m->dir, checked the ISO
      * (and its .sha256), copied cfg into m (accel as asked, MK_ACCEL_AUTO left
@@ -130,9 +131,10 @@ struct mk_driver {
 /* registry (driver.c): NULL-terminated, in auto-selection order */
 extern const struct mk_driver *const mk_drivers[];
 const struct mk_driver *mk_driver_lookup(const char *name);
-/* First driver whose probe passes; each skipped driver is reported through
- * mk_info with its reason. */
-const struct mk_driver *mk_driver_autoselect(struct mk_error **err);
+/* First driver whose probe passes for cfg (NULL: the defaults); each skipped
+ * driver is reported through mk_info with its reason. */
+const struct mk_driver *mk_driver_autoselect(const struct mk_machine_config *cfg,
+                                             struct mk_error **err);
 
 /* Machine objects. machines_dir is $MKUBE_HOME/machines. */
 struct mk_machine *mk_machine_new(const struct mk_driver *d, const char *machines_dir,

@@ -145,8 +145,9 @@ static int psf(char **out, enum mk_hv_err *kind, struct mk_error **err, const ch
     return rc;
 }
 
-static int hv_probe(struct mk_error **err)
+static int hv_probe(const struct mk_machine_config *cfg, struct mk_error **err)
 {
+    (void)cfg;
     static const char script[] =
         "$ErrorActionPreference = 'Stop'\n"
         "$m = @(Get-Module -ListAvailable -Name Hyper-V).Count\n"
@@ -219,7 +220,7 @@ static int undo_create(struct mk_machine *m)
 static int hv_create(struct mk_machine *m, const struct mk_machine_config *cfg,
                      struct mk_error **err)
 {
-    if (hv_probe(err) < 0 || pick_switch(m, err) < 0)
+    if (hv_probe(cfg, err) < 0 || pick_switch(m, err) < 0)
         return -1;
     guest_port_forwards(m);
     mk_autofree char *vm = vm_q(m);

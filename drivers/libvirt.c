@@ -112,9 +112,10 @@ static void lv_release(struct mk_machine *m)
     }
 }
 
-static int lv_probe(struct mk_error **err)
+static int lv_probe(const struct mk_machine_config *cfg, struct mk_error **err)
 {
-    virConnectPtr c = lv_open(MK_LIBVIRT_DEFAULT_URI, err);
+    virConnectPtr c =
+        lv_open(cfg && cfg->libvirt_uri ? cfg->libvirt_uri : MK_LIBVIRT_DEFAULT_URI, err);
     if (!c)
         return -1;
     virConnectClose(c);

@@ -43,8 +43,9 @@ static char *opt_escape(const char *s)
     return mk_buf_detach(&b);
 }
 
-static int qemu_probe(struct mk_error **err)
+static int qemu_probe(const struct mk_machine_config *cfg, struct mk_error **err)
 {
+    (void)cfg;
     if (!mk_run_have(QEMU_BIN)) {
         mk_error_set(err, MK_EXIT_DRIVER, "%s was not found in PATH", QEMU_BIN);
         return mk_error_hint(err, "install QEMU (apt-get install qemu-system-x86 qemu-utils)");
@@ -196,7 +197,7 @@ static int hostfwd_add(struct mk_qmp *q, unsigned host, unsigned guest, struct m
 static int qemu_create(struct mk_machine *m, const struct mk_machine_config *cfg,
                        struct mk_error **err)
 {
-    if (qemu_probe(err) < 0)
+    if (qemu_probe(cfg, err) < 0)
         return -1;
     if (mk_accel_resolve(m->cache_dir, m->kernel_path, cfg->accel, &m->accel, err) < 0)
         return -1;

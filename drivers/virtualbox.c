@@ -226,8 +226,9 @@ static bool kvm_holds_vtx(void)
     return (mk_path_exists(intel) || mk_path_exists(amd)) && read_flag(param);
 }
 
-static int vbox_probe(struct mk_error **err)
+static int vbox_probe(const struct mk_machine_config *cfg, struct mk_error **err)
 {
+    (void)cfg;
     struct mk_run_result res;
     struct mk_vbox_version v;
     struct mk_error *herr = NULL;
@@ -381,7 +382,7 @@ static int vbox_remove(struct mk_machine *m, struct mk_error **err);
 static int vbox_create(struct mk_machine *m, const struct mk_machine_config *cfg,
                        struct mk_error **err)
 {
-    if (vbox_probe(err) < 0)
+    if (vbox_probe(cfg, err) < 0)
         return -1;
     mk_autofree char *name = vm_name(m);
     enum mk_vbox_err kind;

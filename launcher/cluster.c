@@ -181,12 +181,14 @@ static int create_machine(struct mk_cluster *c, struct mk_profile *p, const stru
 {
     const struct mk_driver *d = NULL;
     const char *want = (o->driver && *o->driver) ? o->driver : p->driver;
+    /* probed where the machine will live: libvirt at the asked URI */
+    const struct mk_machine_config probe_cfg = {.libvirt_uri = o->libvirt_uri};
     if (want && *want) {
         d = mk_driver_lookup(want);
         if (!d)
             return mk_error_set(err, MK_EXIT_USAGE, "unknown driver \"%s\"", want);
         struct mk_error *why = NULL;
-        if (d->probe && d->probe(&why) < 0) {
+        if (d->probe && d->probe(&probe_cfg, &why) < 0) {
             mk_error_set(err, MK_EXIT_DRIVER, "driver \"%s\" cannot run here: %s", d->name,
                          why->msg);
             if (why->hint)
@@ -195,7 +197,7 @@ static int create_machine(struct mk_cluster *c, struct mk_profile *p, const stru
             return -1;
         }
     } else {
-        d = mk_driver_autoselect(err);
+        d = mk_driver_autoselect(&probe_cfg, err);
         if (!d)
             return -1;
     }

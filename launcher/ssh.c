@@ -113,22 +113,17 @@ int mk_ssh_keygen(const char *priv_path, struct mk_error **err)
             return -1;
         if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK)
             return mk_error_set(err, MK_EXIT_FAILURE, "cannot generate an ed25519 key");
-        /* export to a private temp file, then rename: the key is never readable by others */
-        mk_autofree char *tmp = xasprintf("%s.tmp.%ld", priv_path, (long)getpid());
-        unlink(tmp);
-        mode_t old = umask(077);
-        int r = ssh_pki_export_privkey_file(key, NULL, NULL, NULL, tmp);
-        umask(old);
-        if (r != SSH_OK) {
-            unlink(tmp);
-            return mk_error_set(err, MK_EXIT_FAILURE, "cannot write SSH key %s", priv_path);
-        }
-        chmod(tmp, 0600);
-        if (rename(tmp, priv_path) < 0) {
-            int e = errno;
-            unlink(tmp);
-            return mk_error_errno(err, e, "cannot write SSH key %s", priv_path);
-        }
+        /* written 0600 from the start, atomically, and a full disk is an
+         * error: ssh_pki_export_privkey_file leaves an empty key file then */
+        char *text = NULL;
+        if (ssh_pki_export_privkey_base64(key, NULL, NULL, NULL, &text) != SSH_OK)
+            return mk_error_set(err, MK_EXIT_FAILURE, "cannot encode the SSH key %s", priv_path);
+        size_t len = strlen(text);
+        int r = mk_write_file_atomic(priv_path, text, len, 0600, err);
+        memset(text, 0, len);
+        ssh_string_free_char(text);
+        if (r < 0)
+            return -1;
     }
     mk_autofree char *line = pubkey_line(key, err);
     if (!line)

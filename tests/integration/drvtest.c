@@ -67,7 +67,7 @@ static int do_create(const char *machines, int argc, char **argv, struct mk_erro
     if (optind >= argc)
         return mk_error_set(err, MK_EXIT_USAGE, "create needs a NAME");
     const char *name = argv[optind];
-    const struct mk_driver *d = driver ? mk_driver_lookup(driver) : mk_driver_autoselect(err);
+    const struct mk_driver *d = driver ? mk_driver_lookup(driver) : mk_driver_autoselect(&cfg, err);
     if (!d)
         return driver ? mk_error_set(err, MK_EXIT_USAGE, "unknown driver \"%s\"", driver) : -1;
     struct mk_buf key = MK_BUF_INIT;
@@ -163,7 +163,7 @@ int main(int argc, char **argv)
         rc = do_create(machines, argc - 1, argv + 1, &err);
     } else if (strcmp(verb, "probe") == 0 && argc > 2) {
         const struct mk_driver *d = mk_driver_lookup(argv[2]);
-        rc = d ? d->probe(&err) : mk_error_set(&err, 64, "unknown driver \"%s\"", argv[2]);
+        rc = d ? d->probe(NULL, &err) : mk_error_set(&err, 64, "unknown driver \"%s\"", argv[2]);
         if (rc == 0)
             puts("usable");
     } else if (strcmp(verb, "accel") == 0) {

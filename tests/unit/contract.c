@@ -197,7 +197,7 @@ void mk_driver_contract_run(const struct mk_driver *d, const struct mk_contract_
 {
     STEP("probe");
     if (d->probe)
-        MUST(d->probe(&e_), "probe");
+        MUST(d->probe(NULL, &e_), "probe");
     struct mk_machine *m = mk_machine_new(d, o->machines_dir, "contract");
     STEP("state before create");
     expect_state(d, o, m, MK_VM_NONEXISTENT, "before create");

@@ -386,16 +386,16 @@ static void test_hv_probe_refusals_FAKE_PowerShell(void **state)
     mk_replay_add(r, "Get-Module", 1, 0, "@hyperv/probe-no-module.txt", NULL);
     mk_replay_add(r, "Get-Module", 1, 0, "@hyperv/probe-no-rights.txt", NULL);
     mk_replay_add(r, "Get-Module", 1, 1, NULL, "@hyperv/error-no-cmdlet.txt");
-    assert_int_equal(mk_driver_hyperv.probe(&err), -1);
+    assert_int_equal(mk_driver_hyperv.probe(NULL, &err), -1);
     assert_non_null(strstr(err->msg, "Hyper-V PowerShell module is not installed"));
     assert_non_null(strstr(err->hint, "Enable-WindowsOptionalFeature"));
     mk_error_free(err);
     err = NULL;
-    assert_int_equal(mk_driver_hyperv.probe(&err), -1);
+    assert_int_equal(mk_driver_hyperv.probe(NULL, &err), -1);
     assert_non_null(strstr(err->msg, "\"Hyper-V Administrators\""));
     mk_error_free(err);
     err = NULL;
-    assert_int_equal(mk_driver_hyperv.probe(&err), -1);
+    assert_int_equal(mk_driver_hyperv.probe(NULL, &err), -1);
     assert_non_null(strstr(err->msg, "Term 'Get-VM' not recognized"));
     assert_non_null(err->hint);
 }
@@ -422,7 +422,7 @@ static void test_hv_not_installed(void **state)
     mk_replay_end(&f->replay); /* really run: there is no powershell.exe here */
     setenv("MKUBE_POWERSHELL", "/nonexistent/powershell.exe", 1);
     mk_autoerror struct mk_error *err = NULL;
-    assert_int_equal(mk_driver_hyperv.probe(&err), -1);
+    assert_int_equal(mk_driver_hyperv.probe(NULL, &err), -1);
     unsetenv("MKUBE_POWERSHELL");
     assert_int_equal(err->code, MK_EXIT_DRIVER);
     assert_non_null(strstr(err->msg, "powershell.exe was not found"));

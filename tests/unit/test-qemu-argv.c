@@ -205,7 +205,7 @@ static void test_probe_without_qemu(void **state)
     mk_autofree char *old = xstrdup(getenv("PATH") ? getenv("PATH") : "");
     setenv("PATH", f->home, 1); /* a directory with no qemu in it */
     struct mk_error *err = NULL;
-    int rc = mk_driver_lookup("qemu")->probe(&err);
+    int rc = mk_driver_lookup("qemu")->probe(NULL, &err);
     setenv("PATH", old, 1);
     assert_int_equal(rc, -1);
     assert_string_equal(err->msg, "qemu-system-x86_64 was not found in PATH");

@@ -384,14 +384,14 @@ static void test_vbox_probe_FAKE_VBoxManage(void **state)
     mk_autoerror struct mk_error *err = NULL;
     /* too old */
     mk_replay_add(r, "--version", 1, 0, "@virtualbox/version-5.0.16.txt", NULL);
-    assert_int_equal(mk_driver_virtualbox.probe(&err), -1);
+    assert_int_equal(mk_driver_virtualbox.probe(NULL, &err), -1);
     assert_non_null(strstr(err->msg, "VirtualBox 5.0.16 is too old"));
     mk_error_free(err);
     err = NULL;
     /* no VT-x */
     mk_replay_add(r, "--version", 0, 0, "@virtualbox/version-7.0.14.txt", NULL);
     mk_replay_add(r, "list hostinfo", 1, 0, "Processor supports HW virtualization: no\n", NULL);
-    assert_int_equal(mk_driver_virtualbox.probe(&err), -1);
+    assert_int_equal(mk_driver_virtualbox.probe(NULL, &err), -1);
     assert_non_null(strstr(err->msg, "no VT-x/AMD-V"));
     assert_non_null(strstr(err->hint, "BIOS"));
     mk_error_free(err);
@@ -401,13 +401,13 @@ static void test_vbox_probe_FAKE_VBoxManage(void **state)
     mk_autofree char *intel = xasprintf("%s/module/kvm_intel", f->tmp);
     mk_autofree char *params = xasprintf("%s/module/kvm/parameters", f->tmp);
     mk_autofree char *flag = xasprintf("%s/enable_virt_at_load", params);
-    assert_int_equal(mk_driver_virtualbox.probe(&err), 0);
+    assert_int_equal(mk_driver_virtualbox.probe(NULL, &err), 0);
     assert_int_equal(mk_mkdir_p(intel, 0755, &err), 0);
     assert_int_equal(mk_mkdir_p(params, 0755, &err), 0);
     assert_int_equal(mk_write_file_atomic(flag, "N\n", 2, 0644, &err), 0);
-    assert_int_equal(mk_driver_virtualbox.probe(&err), 0); /* loaded, VT-x not held */
+    assert_int_equal(mk_driver_virtualbox.probe(NULL, &err), 0); /* loaded, VT-x not held */
     assert_int_equal(mk_write_file_atomic(flag, "Y\n", 2, 0644, &err), 0);
-    assert_int_equal(mk_driver_virtualbox.probe(&err), -1);
+    assert_int_equal(mk_driver_virtualbox.probe(NULL, &err), -1);
     assert_non_null(strstr(err->msg, "kvm kernel modules hold VT-x"));
     assert_non_null(strstr(err->hint, "--driver=libvirt"));
 }
@@ -439,7 +439,7 @@ static void test_vbox_not_installed(void **state)
     mk_replay_end(&f->replay); /* really run: the program does not exist */
     setenv("MKUBE_VBOXMANAGE", "/nonexistent/VBoxManage", 1);
     mk_autoerror struct mk_error *err = NULL;
-    assert_int_equal(mk_driver_virtualbox.probe(&err), -1);
+    assert_int_equal(mk_driver_virtualbox.probe(NULL, &err), -1);
     unsetenv("MKUBE_VBOXMANAGE");
     assert_int_equal(err->code, MK_EXIT_DRIVER);
     assert_non_null(strstr(err->msg, "/nonexistent/VBoxManage was not found"));
