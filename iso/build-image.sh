@@ -234,11 +234,27 @@ build_iso() {
     ln "$squash" "$tree/live/rootfs.squashfs" 2>/dev/null || cp "$squash" "$tree/live/rootfs.squashfs"
     cp "$RECIPE/grub.cfg" "$tree/boot/grub/grub.cfg"
     find "$tree" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+    # Byte-for-byte reproducible ISO: grub-mkrescue makes the EFI system
+    # partition (efi.img) with mformat, which picks a random FAT volume
+    # serial - a shim first in PATH passes one made from SOURCE_DATE_EPOCH;
+    # and xorriso stamps the volume dates, the GPT GUIDs and the files
+    # grub-mkrescue adds with the time of the build - the options after "--"
+    # set them all from SOURCE_DATE_EPOCH (GRUB's own config does not search
+    # by the volume UUID: the initramfs finds the root by the label MKUBE).
+    mkdir -p "$WORK/shim"
+    printf '#!/bin/sh\nexec %s -N %08x "$@"\n' "$(command -v mformat)" \
+        $((SOURCE_DATE_EPOCH & 0xffffffff)) >"$WORK/shim/mformat"
+    chmod 755 "$WORK/shim/mformat"
     # Only the grub modules the config uses; the rest would only take space.
-    grub-mkrescue -o "$out" \
+    PATH="$WORK/shim:$PATH" grub-mkrescue -o "$out" \
         --install-modules="linux normal iso9660 search search_fs_uuid search_label serial terminal echo test all_video gzio part_msdos part_gpt fat configfile" \
         --locales= --fonts= --themes= \
-        "$tree" -- -volid MKUBE -joliet off >"$WORK/grub-mkrescue.log" 2>&1 ||
+        "$tree" -- -volid MKUBE -joliet off \
+        -volume_date uuid "$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y%m%d%H%M%S00)" \
+        -volume_date all_file_dates set_to_mtime \
+        -boot_image any gpt_disk_guid=volume_date_uuid \
+        -alter_date_r b "$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y.%m.%d.%H%M%S)" / -- \
+        >"$WORK/grub-mkrescue.log" 2>&1 ||
         { cat "$WORK/grub-mkrescue.log" >&2; die "grub-mkrescue failed"; }
     echo "build-image:   mkube.iso $(du -h "$out" | cut -f1)"
 }
