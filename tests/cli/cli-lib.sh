@@ -19,7 +19,7 @@ export MKUBE_HOME="$TMP/home"
 export NO_COLOR=1
 # the settings mkube reads from the environment must not leak in from outside
 for v in $(env | sed -n 's/^\(MKUBE_[A-Z_]*\)=.*/\1/p'); do
-    case $v in MKUBE_BIN | MKUBE_SOURCE_DIR | MKUBE_IMAGE_DIR | MKUBE_BUNDLE_DIR | MKUBE_HOME) ;;
+    case $v in MKUBE_BIN | MKUBE_SOURCE_DIR | MKUBE_IMAGE_DIR | MKUBE_BUNDLE_DIR | MKUBE_HOME | MKUBE_INSTALLED_DATADIR) ;;
     *) unset "$v" ;; esac
 done
 

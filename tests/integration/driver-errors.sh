@@ -284,13 +284,18 @@ expect_error "start, ISO corrupt" 1 \
 if [ ! -e "$MKUBE_HOME/machines/iso" ]; then ok; else fail "ISO corrupt: a machine folder was made"; fi
 expect_no_machine "start, ISO corrupt" "$MKUBE_HOME" iso
 
-# an mkube installed on this host (its image in the built-in data folder)
-# would be found instead: this case fails then, showing what start did
-run "$TMP/bin" "$ENV" MKUBE_DATADIR="$TMP/nodata" "$BIN" -p iso "${START[@]}"
-expect_error "start, ISO missing" 1 \
-    "cannot find mkube\.iso: not in $(re "$TMP/nodata") \(MKUBE_DATADIR\), not installed in /[^ ]+ and not in the cache $(re "$MKUBE_HOME/cache/artifacts")" \
-    "build and install it \(cmake --build build --target image bundle && cmake --install build\), or pass --iso-url"
-expect_no_machine "start, ISO missing" "$MKUBE_HOME" iso
+# an mkube installed on this host (the README's first command installs its
+# image into the built-in data folder, which ctest passes on) is found after
+# MKUBE_DATADIR: then there is no "missing" to see
+if [ -e "${MKUBE_INSTALLED_DATADIR:-/nonexistent}/mkube.iso" ]; then
+    skip "start, ISO missing (an installed image is in $MKUBE_INSTALLED_DATADIR)"
+else
+    run "$TMP/bin" "$ENV" MKUBE_DATADIR="$TMP/nodata" "$BIN" -p iso "${START[@]}"
+    expect_error "start, ISO missing" 1 \
+        "cannot find mkube\.iso: not in $(re "$TMP/nodata") \(MKUBE_DATADIR\), not installed in $(re "${MKUBE_INSTALLED_DATADIR:-/usr/local/share/mkube}") and not in the cache $(re "$MKUBE_HOME/cache/artifacts")" \
+        "build and install it \(cmake --build build --target image bundle && cmake --install build\), or pass --iso-url"
+    expect_no_machine "start, ISO missing" "$MKUBE_HOME" iso
+fi
 
 run "$TMP/bin" "$DRVTEST" create isom -d qemu --iso "$TMP/nodata/mkube.iso"
 expect_error "drvtest create, ISO missing" 1 \
