@@ -104,6 +104,18 @@ ensure_go() {
 }
 ensure_go
 
+# /dev/kvm as Debian's udev rule leaves it: root:kvm 0660, and libvirt's
+# QEMU user (libvirt-qemu) is in group kvm. Where udev did not set it up
+# (containers, some sandboxes) it stays root-only 0600. libvirtd then finds
+# KVM "not available" to its QEMU user while its probe of QEMU saw KVM, drops
+# its cached QEMU capabilities at every lookup and probes QEMU again: about a
+# minute per domain define. mkube's own KVM probe decides KVM or TCG either way.
+if [ -c /dev/kvm ] && getent group kvm >/dev/null &&
+    [ "$(stat -c %G:%a /dev/kvm)" = root:600 ]; then
+    as_root chgrp kvm /dev/kvm && as_root chmod 0660 /dev/kvm &&
+        log "/dev/kvm: group kvm, mode 0660 (what udev sets on Debian)"
+fi
+
 # libvirtd: the system instance the libvirt driver talks to (qemu:///system)
 libvirt_up() {
     [ -S /run/libvirt/libvirt-sock ] && pgrep -x libvirtd >/dev/null
