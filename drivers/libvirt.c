@@ -9,8 +9,9 @@
  * netdev works too but collides with libvirt's PCI slot allocation and taints
  * the domain.) QEMU forgets runtime forwards when it exits, so they are added
  * again at every start. The definition itself holds no ports, so it is
- * written once at create (defining is slow here: libvirtd re-probes QEMU's
- * capabilities when KVM is half-usable) and again only if it went missing.
+ * written once at create (a define can be slow: libvirtd re-probes QEMU's
+ * capabilities when /dev/kvm is not usable by its QEMU user, see
+ * scripts/install-deps.sh) and again only if it went missing.
  *
  * The serial console goes to <dir>/console.log. The file is created by mkube
  * (as the invoking user, 0600) before each start and attached with
@@ -41,7 +42,8 @@
 #define LV_NETDEV "host" LV_NET_ALIAS
 
 /* machine folder marker while a define is in flight, and how long one may take
- * (about a minute where libvirtd re-probes QEMU at each define) */
+ * (about a minute where libvirtd re-probes QEMU at each capabilities lookup:
+ * a root-only /dev/kvm; well under a second otherwise) */
 #define DEFINING_MARKER "libvirt-defining"
 #define DEFINE_MAX_SECONDS 150
 

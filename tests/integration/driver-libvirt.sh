@@ -11,7 +11,4 @@ if ! virsh -q -c qemu:///system version >/dev/null 2>&1; then
     for i in $(seq 1 50); do virsh -q -c qemu:///system version >/dev/null 2>&1 && break; sleep 0.2; done
 fi
 "$DRVTEST" probe libvirt >/dev/null || fail "libvirt is not usable"
-# defining a domain here takes about a minute (libvirtd re-probes QEMU while
-# KVM is half-usable): kill the create while it is defining
-HALF_CREATE_DELAY=${HALF_CREATE_DELAY:-5}
 run_scenario

@@ -219,7 +219,13 @@ run_scenario() {
     # the program itself in the background, not the drv function (a subshell)
     "$DRVTEST" create "$h" -d "$DRIVER" --iso "$IMG/mkube.iso" --pubkey-file "$TMP/id.pub" &
     local cpid=$!
-    sleep "${HALF_CREATE_DELAY:-0.1}"
+    # kill it inside the driver's create: the wrapper saves machine.json just
+    # before the driver makes the disks (and libvirt defines the domain)
+    local until=$((SECONDS + 60))
+    while alive "$cpid" && [ ! -e "$MKUBE_HOME/machines/$h/machine.json" ] && [ $SECONDS -lt $until ]; do
+        sleep 0.01
+    done
+    sleep "${HALF_CREATE_DELAY:-0}"
     if kill -9 "$cpid" 2>/dev/null; then
         say "create killed; left behind: $(cd "$MKUBE_HOME/machines/$h" 2>/dev/null && ls | tr '\n' ' ')"
     else
