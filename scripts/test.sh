@@ -22,6 +22,8 @@
 #            CI stops a run at 90; 0 = no budget)
 #        MKUBE_BUILD_DIR, MKUBE_ASAN_BUILD_DIR  build directories (default build, build-asan)
 # Prints each stage's time and a summary line; exits non-zero if any stage failed.
+# The whole output of stages 2 and 3 (timing lines of passing tests too) stays
+# in build/Testing/Temporary/LastTest-{integration,<e2e test>}.log.
 set -uo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,7 +42,7 @@ for arg in "$@"; do
         E2E_LABEL='^e2e'
         ;;
     -h | --help)
-        sed -n '2,25p' "$SELF" | sed 's/^# \{0,1\}//'
+        sed -n '2,27p' "$SELF" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -105,6 +107,16 @@ integration() {
         return 0
     fi
     (cd "$REPO/$BUILD" && ctest -L integration -LE e2e --output-on-failure)
+    local rc=$?
+    keep_log integration
+    return $rc
+}
+
+# keep_log NAME: ctest rewrites Testing/Temporary/LastTest.log at each run;
+# keep a copy, whose output of passing tests holds their timing lines
+keep_log() {
+    cp "$REPO/$BUILD/Testing/Temporary/LastTest.log" \
+        "$REPO/$BUILD/Testing/Temporary/LastTest-$1.log" 2>/dev/null || true
 }
 
 # Stage 3 runs its tests one at a time, the spine first, and skips a test
@@ -137,6 +149,7 @@ e2e() {
             continue
         fi
         (cd "$REPO/$BUILD" && ctest -R "^${t}\$" --output-on-failure) || rc=1
+        keep_log "${t##*/}"
     done
     return $rc
 }
