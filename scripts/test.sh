@@ -42,7 +42,7 @@ for arg in "$@"; do
         E2E_LABEL='^e2e'
         ;;
     -h | --help)
-        sed -n '2,27p' "$SELF" | sed 's/^# \{0,1\}//'
+        sed -n '/^set -uo pipefail/q; 2,$p' "$SELF" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
