@@ -197,6 +197,11 @@ cleanup:
     return rc;
 }
 
+static char *machine_json_path(const struct mk_machine *m)
+{
+    return xasprintf("%s/machine.json", m->dir);
+}
+
 int mk_machine_save(const struct mk_machine *m, struct mk_error **err)
 {
     json_t *root = json_object();
@@ -219,7 +224,7 @@ int mk_machine_save(const struct mk_machine *m, struct mk_error **err)
     json_object_set_new(root, "forwards", fw);
     char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);
-    mk_autofree char *path = xasprintf("%s/machine.json", m->dir);
+    mk_autofree char *path = machine_json_path(m);
     int rc = mk_mkdir_p(m->dir, 0700, err);
     if (rc == 0)
         rc = mk_write_file_atomic(path, text, strlen(text), 0600, err);
@@ -478,7 +483,7 @@ int mk_machine_create(struct mk_machine *m, const struct mk_machine_config *cfg,
         /* a failed create leaves no VM behind (the drivers undo theirs):
          * without machine.json the machine does not exist either, so a
          * retry (after freeing space, say) creates it anew */
-        mk_autofree char *json = xasprintf("%s/machine.json", m->dir);
+        mk_autofree char *json = machine_json_path(m);
         unlink(json);
         return mk_error_wrap(err, "cannot create machine \"%s\"", m->name);
     }
@@ -494,7 +499,7 @@ int mk_machine_start(struct mk_machine *m, struct mk_error **err)
         return -1;
     if (st == MK_VM_RUNNING || st == MK_VM_STARTING)
         return 0;
-    mk_autofree char *json = xasprintf("%s/machine.json", m->dir);
+    mk_autofree char *json = machine_json_path(m);
     if (st == MK_VM_NONEXISTENT && !mk_path_exists(json))
         return mk_error_set(err, MK_EXIT_FAILURE, "machine \"%s\" does not exist", m->name);
     if (mk_machine_check_files(m, err) < 0)

@@ -68,9 +68,14 @@ static char *machine_file(const struct mk_machine *m, const char *name)
     return xasprintf("%s/%s", m->dir, name);
 }
 
+static const char *uri_or_default(const char *uri)
+{
+    return uri ? uri : MK_LIBVIRT_DEFAULT_URI;
+}
+
 static const char *machine_uri(const struct mk_machine *m)
 {
-    return m && m->libvirt_uri ? m->libvirt_uri : MK_LIBVIRT_DEFAULT_URI;
+    return uri_or_default(m ? m->libvirt_uri : NULL);
 }
 
 static bool uri_is_system(const char *uri)
@@ -116,8 +121,7 @@ static void lv_release(struct mk_machine *m)
 
 static int lv_probe(const struct mk_machine_config *cfg, struct mk_error **err)
 {
-    virConnectPtr c =
-        lv_open(cfg && cfg->libvirt_uri ? cfg->libvirt_uri : MK_LIBVIRT_DEFAULT_URI, err);
+    virConnectPtr c = lv_open(uri_or_default(cfg ? cfg->libvirt_uri : NULL), err);
     if (!c)
         return -1;
     virConnectClose(c);

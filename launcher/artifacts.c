@@ -47,15 +47,11 @@ int mk_artifact_find(const char *name, const char *url, const char *cache_dir, c
     if (!p && mk_path_exists(cached))
         p = xstrdup(cached);
     if (!p) {
-        if (env && *env)
-            mk_error_set(err, MK_EXIT_FAILURE,
-                         "cannot find %s: not in %s (MKUBE_DATADIR), not installed in %s and "
-                         "not in the cache %s",
-                         name, env, MKUBE_DATADIR, cached_dir);
-        else
-            mk_error_set(err, MK_EXIT_FAILURE,
-                         "cannot find %s: not installed in %s and not in the cache %s", name,
-                         MKUBE_DATADIR, cached_dir);
+        mk_autofree char *in_env =
+            env && *env ? xasprintf("not in %s (MKUBE_DATADIR), ", env) : xstrdup("");
+        mk_error_set(err, MK_EXIT_FAILURE,
+                     "cannot find %s: %snot installed in %s and not in the cache %s", name, in_env,
+                     MKUBE_DATADIR, cached_dir);
         return mk_error_hint(err,
                              "build and install it (cmake --build build --target image bundle && "
                              "cmake --install build), or pass --iso-url / --bundle-url "
